@@ -1,0 +1,13 @@
+"""Test-session environment: offline, smoke-sized, and never touching the learner's artifacts or runs."""
+
+import os
+import tempfile
+
+# Set at import so nbval's and papermill's kernels inherit it too.
+_tmp = tempfile.mkdtemp(prefix="lora-lab-test-")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["LORA_LAB_SMOKE"] = "1"
+os.environ.setdefault("LORA_LAB_ARTIFACTS", os.path.join(_tmp, "artifacts"))
+os.environ.setdefault("LORA_LAB_RUN_DIR", os.path.join(_tmp, "run"))
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("MPLBACKEND", "Agg")

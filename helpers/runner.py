@@ -1,0 +1,102 @@
+"""`make run` / `make render`: execute every notebook headless with papermill and print a summary."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from helpers.env import ROOT
+from helpers.results import load
+
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def notebooks(only: list[str] | None = None) -> list[Path]:
+    """The course notebooks in order, optionally filtered by prefixes such as ``04``."""
+    found = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        found = [p for p in found if any(p.stem.startswith(o) for o in only)]
+    return found
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        elif not isinstance(v, list):
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _fmt(v: object) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def summary_table(rows: list[dict], results: dict[str, dict]) -> str:
+    lines = [f"{'notebook':<28} {'status':<7} {'time':>8}  key results", "-" * 100]
+    for row in rows:
+        flat = _flatten(results.get(row["notebook"], {}))
+        keys = ", ".join(f"{k}={_fmt(v)}" for k, v in list(flat.items())[:6])
+        lines.append(f"{row['notebook']:<28} {row['status']:<7} {row['seconds']:>7.0f}s  {keys}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--in-place", action="store_true", help="overwrite notebooks/ with the executed copies (make render)")
+    parser.add_argument("--smoke", action="store_true", help="pass SMOKE=True to every notebook")
+    parser.add_argument("--only", nargs="*", help="notebook prefixes to run, e.g. 00 04")
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
+    args = parser.parse_args(argv)
+
+    import papermill as pm
+
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = ROOT / "runs" / (f"render-{stamp}" if args.in_place else stamp)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["LORA_LAB_RUN_DIR"] = str(out_dir)  # the kernels inherit it; helpers.results.record writes there
+    params = {"SMOKE": True} if args.smoke else {}
+    todo = notebooks(args.only)
+    rows = []
+    for i, nb in enumerate(todo, 1):
+        print(f"[{i}/{len(todo)}] {nb.name} ...", flush=True)
+        target = nb if args.in_place else out_dir / nb.name
+        start = time.perf_counter()
+        status = "ok"
+        try:
+            pm.execute_notebook(
+                str(nb), str(target), parameters=params, cwd=str(NOTEBOOKS), kernel_name="python3",
+                progress_bar=True, execution_timeout=args.timeout,
+            )
+        except Exception as exc:  # noqa: BLE001 - keep going, report at the end
+            status = "FAILED"
+            print(f"    {nb.name} failed: {type(exc).__name__}: {str(exc)[:2000]}", file=sys.stderr)
+        seconds = time.perf_counter() - start
+        rows.append({"notebook": nb.stem, "status": status, "seconds": seconds})
+        print(f"    {status} in {seconds:.0f} s", flush=True)
+
+    results = load(out_dir)
+    for row in rows:
+        results.setdefault(row["notebook"], {})["_run"] = {"status": row["status"], "seconds": round(row["seconds"], 1)}
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    latest = ROOT / "runs" / "latest"
+    if latest.is_symlink() or latest.exists():
+        latest.unlink()
+    latest.symlink_to(out_dir.name)
+    print()
+    print(summary_table(rows, results))
+    print(f"\nExecuted notebooks and results.json in runs/{out_dir.name}/ (runs/latest points there)")
+    failed = [r["notebook"] for r in rows if r["status"] != "ok"]
+    if failed:
+        print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Execute every notebook with papermill (SMOKE=True) and check what each one records."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers.results import load
+from helpers.runner import NOTEBOOKS, notebooks
+
+#: Wall-clock budget per notebook in smoke mode (seconds); the run is killed past it.
+DEFAULT_BUDGET = 240
+BUDGET: dict[str, int] = {}
+
+
+def run_notebook(nb: Path, out_dir: Path, *, env: dict[str, str] | None = None, params: dict | None = None) -> dict:
+    """Run ``nb`` with papermill in a subprocess (so a hung kernel can be killed); return its recorded results."""
+    params = {"SMOKE": True, **(params or {})}
+    cmd = [sys.executable, "-m", "papermill", str(nb), str(out_dir / nb.name), "--cwd", str(NOTEBOOKS), "--no-progress-bar"]
+    for key, value in params.items():
+        cmd += ["-p", key, str(value)] if not isinstance(value, str) else ["-r", key, value]
+    run_env = {**os.environ, "LORA_LAB_RUN_DIR": str(out_dir), **(env or {})}
+    budget = BUDGET.get(nb.stem, DEFAULT_BUDGET)
+    proc = subprocess.Popen(cmd, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    start = time.perf_counter()
+    try:
+        output, _ = proc.communicate(timeout=budget)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        output, _ = proc.communicate()
+        pytest.fail(f"{nb.name} exceeded its {budget} s smoke budget.\n{output[-4000:]}")
+    if proc.returncode != 0:
+        pytest.fail(f"{nb.name} failed (exit {proc.returncode}):\n{output[-6000:]}")
+    print(f"{nb.name}: {time.perf_counter() - start:.0f} s")
+    return load(out_dir).get(nb.stem, {})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nb", notebooks(), ids=lambda p: p.stem)
+def test_notebook_smoke(nb: Path, tmp_path: Path) -> None:
+    results = run_notebook(nb, tmp_path)
+    assert results, f"{nb.name} recorded no results: its last cell must call helpers.results.record()"
+    checker = importlib.import_module(f"tests.nb_checks.nb_{nb.stem}")
+    checker.check(results)
