@@ -292,3 +292,438 @@ def tiny_model(arch: str = "qwen2", *, seed: int = 0, hidden_size: int = 64, num
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     return model.eval(), tok
+
+
+# ==============================================================================================
+# Published architectures, offline (issue 4: choosing a model)
+# ==============================================================================================
+# Hyperparameters copied from each model's published config.json on the Hugging Face hub; only the
+# fields that change the architecture (and so the parameter count) or the context length are kept.
+# ``published_params`` is the count the publisher reports (the hub's safetensors metadata or the
+# model card), written down separately so the tests can check the table against it.
+
+_QWEN2_BIAS = {"model_type": "qwen2"}  # Qwen1.5/2/2.5: bias on q, k, v; RMSNorm; SwiGLU
+_LLAMA = {"model_type": "llama"}
+
+ARCHITECTURES: dict[str, dict[str, Any]] = {
+    "Qwen/Qwen1.5-1.8B": {
+        "config": {
+            **_QWEN2_BIAS,
+            "hidden_size": 2048,
+            "intermediate_size": 5504,
+            "num_hidden_layers": 24,
+            "num_attention_heads": 16,
+            "num_key_value_heads": 16,
+            "vocab_size": 151936,
+            "max_position_embeddings": 32768,
+            "rope_theta": 1000000.0,
+            "tie_word_embeddings": False,
+        },
+        "published_params": 1_836_828_672,
+    },
+    "Qwen/Qwen2.5-0.5B-Instruct": {
+        "config": {
+            **_QWEN2_BIAS,
+            "hidden_size": 896,
+            "intermediate_size": 4864,
+            "num_hidden_layers": 24,
+            "num_attention_heads": 14,
+            "num_key_value_heads": 2,
+            "vocab_size": 151936,
+            "max_position_embeddings": 32768,
+            "rope_theta": 1000000.0,
+            "tie_word_embeddings": True,
+        },
+        "published_params": 494_032_768,
+    },
+    "Qwen/Qwen2.5-1.5B-Instruct": {
+        "config": {
+            **_QWEN2_BIAS,
+            "hidden_size": 1536,
+            "intermediate_size": 8960,
+            "num_hidden_layers": 28,
+            "num_attention_heads": 12,
+            "num_key_value_heads": 2,
+            "vocab_size": 151936,
+            "max_position_embeddings": 32768,
+            "rope_theta": 1000000.0,
+            "tie_word_embeddings": True,
+        },
+        "published_params": 1_543_714_304,
+    },
+    "Qwen/Qwen2.5-7B-Instruct": {
+        "config": {
+            **_QWEN2_BIAS,
+            "hidden_size": 3584,
+            "intermediate_size": 18944,
+            "num_hidden_layers": 28,
+            "num_attention_heads": 28,
+            "num_key_value_heads": 4,
+            "vocab_size": 152064,
+            "max_position_embeddings": 32768,
+            "rope_theta": 1000000.0,
+            "tie_word_embeddings": False,
+        },
+        "published_params": 7_615_616_512,
+    },
+    "Qwen/Qwen2.5-72B-Instruct": {
+        "config": {
+            **_QWEN2_BIAS,
+            "hidden_size": 8192,
+            "intermediate_size": 29568,
+            "num_hidden_layers": 80,
+            "num_attention_heads": 64,
+            "num_key_value_heads": 8,
+            "vocab_size": 152064,
+            "max_position_embeddings": 32768,
+            "rope_theta": 1000000.0,
+            "tie_word_embeddings": False,
+        },
+        "published_params": 72_706_203_648,
+    },
+    "Qwen/Qwen3-0.6B": {  # Qwen3: no qkv bias, RMSNorm on q and k, head_dim 128 set explicitly
+        "config": {
+            "model_type": "qwen3",
+            "hidden_size": 1024,
+            "intermediate_size": 3072,
+            "num_hidden_layers": 28,
+            "num_attention_heads": 16,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+            "vocab_size": 151936,
+            "max_position_embeddings": 40960,
+            "rope_theta": 1000000.0,
+            "tie_word_embeddings": True,
+        },
+        "published_params": 596_049_920,
+    },
+    "Qwen/Qwen3-8B": {
+        "config": {
+            "model_type": "qwen3",
+            "hidden_size": 4096,
+            "intermediate_size": 12288,
+            "num_hidden_layers": 36,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+            "vocab_size": 151936,
+            "max_position_embeddings": 40960,
+            "rope_theta": 1000000.0,
+            "tie_word_embeddings": False,
+        },
+        "published_params": 8_190_735_360,
+    },
+    "meta-llama/Llama-2-7b-hf": {
+        "config": {
+            **_LLAMA,
+            "hidden_size": 4096,
+            "intermediate_size": 11008,
+            "num_hidden_layers": 32,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 32,
+            "vocab_size": 32000,
+            "max_position_embeddings": 4096,
+            "rope_theta": 10000.0,
+            "tie_word_embeddings": False,
+        },
+        "published_params": 6_738_415_616,
+    },
+    "meta-llama/Llama-2-70b-hf": {
+        "config": {
+            **_LLAMA,
+            "hidden_size": 8192,
+            "intermediate_size": 28672,
+            "num_hidden_layers": 80,
+            "num_attention_heads": 64,
+            "num_key_value_heads": 8,
+            "vocab_size": 32000,
+            "max_position_embeddings": 4096,
+            "rope_theta": 10000.0,
+            "tie_word_embeddings": False,
+        },
+        "published_params": 68_976_648_192,
+    },
+    "meta-llama/Llama-3.1-8B-Instruct": {
+        "config": {
+            **_LLAMA,
+            "hidden_size": 4096,
+            "intermediate_size": 14336,
+            "num_hidden_layers": 32,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "vocab_size": 128256,
+            "max_position_embeddings": 131072,
+            "rope_theta": 500000.0,
+            "tie_word_embeddings": False,
+            "rope_scaling": {
+                "rope_type": "llama3",
+                "factor": 8.0,
+                "low_freq_factor": 1.0,
+                "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 8192,
+            },
+        },
+        "published_params": 8_030_261_248,
+    },
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": {  # Qwen2.5-Math-1.5B body, but UNtied embeddings
+        "config": {
+            **_QWEN2_BIAS,
+            "hidden_size": 1536,
+            "intermediate_size": 8960,
+            "num_hidden_layers": 28,
+            "num_attention_heads": 12,
+            "num_key_value_heads": 2,
+            "vocab_size": 151936,
+            "max_position_embeddings": 131072,
+            "rope_theta": 10000.0,
+            "tie_word_embeddings": False,
+        },
+        "published_params": 1_777_088_000,
+    },
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B": {
+        "config": {
+            **_QWEN2_BIAS,
+            "hidden_size": 3584,
+            "intermediate_size": 18944,
+            "num_hidden_layers": 28,
+            "num_attention_heads": 28,
+            "num_key_value_heads": 4,
+            "vocab_size": 152064,
+            "max_position_embeddings": 131072,
+            "rope_theta": 10000.0,
+            "tie_word_embeddings": False,
+        },
+        "published_params": 7_615_616_512,
+    },
+    "HuggingFaceTB/SmolLM2-135M-Instruct": {
+        "config": {
+            **_LLAMA,
+            "hidden_size": 576,
+            "intermediate_size": 1536,
+            "num_hidden_layers": 30,
+            "num_attention_heads": 9,
+            "num_key_value_heads": 3,
+            "vocab_size": 49152,
+            "max_position_embeddings": 8192,
+            "rope_theta": 100000.0,
+            "tie_word_embeddings": True,
+        },
+        "published_params": 134_515_008,
+    },
+    "HuggingFaceTB/SmolLM2-360M-Instruct": {
+        "config": {
+            **_LLAMA,
+            "hidden_size": 960,
+            "intermediate_size": 2560,
+            "num_hidden_layers": 32,
+            "num_attention_heads": 15,
+            "num_key_value_heads": 5,
+            "vocab_size": 49152,
+            "max_position_embeddings": 8192,
+            "rope_theta": 100000.0,
+            "tie_word_embeddings": True,
+        },
+        "published_params": 361_821_120,
+    },
+    "HuggingFaceTB/SmolLM2-1.7B-Instruct": {
+        "config": {
+            **_LLAMA,
+            "hidden_size": 2048,
+            "intermediate_size": 8192,
+            "num_hidden_layers": 24,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 32,
+            "vocab_size": 49152,
+            "max_position_embeddings": 8192,
+            "rope_theta": 130000.0,
+            "tie_word_embeddings": True,
+        },
+        "published_params": 1_711_376_384,
+    },
+}
+"""Published architectures by hub id: ``{"config": config.json fields, "published_params": int}``.
+
+Counts are unique parameters (what ``model.num_parameters()`` returns). Two hub figures differ
+from them for known reasons: Llama-2 checkpoints also store each layer's ``rotary_emb.inv_freq``
+buffer (the hub's safetensors total for Llama-2-70b is 5,120 higher), and a tied checkpoint such
+as Qwen3-0.6B stores ``lm_head.weight`` again on disk (its safetensors total counts it twice).
+"""
+
+#: Family facts for the notebook's comparison table (from the model cards and licence files).
+FAMILIES: dict[str, dict[str, str]] = {
+    "Qwen2.5": {
+        "publisher": "Alibaba (Qwen team)",
+        "licence": "Apache-2.0 (3B and 72B: Qwen licence, commercial use under conditions)",
+        "languages": "29+ languages; Chinese and English first-class",
+        "chinese": "strong",
+        "variants": "base and -Instruct for every size",
+        "sizes": "0.5B, 1.5B, 3B, 7B, 14B, 32B, 72B",
+        "context": "32K (7B+: 128K with YaRN)",
+    },
+    "Qwen3": {
+        "publisher": "Alibaba (Qwen team)",
+        "licence": "Apache-2.0",
+        "languages": "119 languages and dialects; Chinese and English first-class",
+        "chinese": "strong",
+        "variants": "hybrid thinking/non-thinking chat models, plus -Base",
+        "sizes": "0.6B, 1.7B, 4B, 8B, 14B, 32B (+ MoE 30B-A3B, 235B-A22B)",
+        "context": "32K native (40,960 positions), 128K with YaRN for 4B+",
+    },
+    "Qwen1.5": {
+        "publisher": "Alibaba (Qwen team)",
+        "licence": "Tongyi Qianwen licence (research; commercial use under conditions)",
+        "languages": "multilingual; Chinese and English first-class",
+        "chinese": "strong",
+        "variants": "base and -Chat",
+        "sizes": "0.5B, 1.8B, 4B, 7B, 14B, 32B, 72B, 110B",
+        "context": "32K",
+    },
+    "DeepSeek-R1-Distill": {
+        "publisher": "DeepSeek",
+        "licence": "MIT (the Qwen base models are Apache-2.0; Llama distills follow Llama licences)",
+        "languages": "English and Chinese (reasoning traces may mix them)",
+        "chinese": "strong",
+        "variants": "reasoning (long <think> traces) fine-tunes of Qwen2.5/Llama bases; no separate base",
+        "sizes": "1.5B, 7B, 14B, 32B (Qwen); 8B, 70B (Llama)",
+        "context": "128K",
+    },
+    "Llama 2": {
+        "publisher": "Meta",
+        "licence": "Llama 2 Community Licence (acceptable-use policy; >700M MAU needs a licence)",
+        "languages": "English (the card scopes other languages out)",
+        "chinese": "weak",
+        "variants": "base and -chat",
+        "sizes": "7B, 13B, 70B",
+        "context": "4K",
+    },
+    "Llama 3.1": {
+        "publisher": "Meta",
+        "licence": "Llama 3.1 Community Licence (gated download; attribution; >700M MAU needs a licence)",
+        "languages": "8 official (en, de, fr, it, pt, hi, es, th); Chinese not official",
+        "chinese": "moderate",
+        "variants": "base and -Instruct",
+        "sizes": "8B, 70B, 405B",
+        "context": "128K",
+    },
+    "SmolLM2": {
+        "publisher": "Hugging Face",
+        "licence": "Apache-2.0",
+        "languages": "English",
+        "chinese": "weak",
+        "variants": "base and -Instruct",
+        "sizes": "135M, 360M, 1.7B",
+        "context": "8K",
+    },
+}
+
+
+def family_of(name: str) -> str:
+    """The :data:`FAMILIES` key of a hub id in :data:`ARCHITECTURES` (e.g. ``"Qwen2.5"``)."""
+    short = name.split("/")[-1]
+    for prefix, family in [
+        ("DeepSeek-R1-Distill", "DeepSeek-R1-Distill"),
+        ("Qwen1.5", "Qwen1.5"),
+        ("Qwen2.5", "Qwen2.5"),
+        ("Qwen3", "Qwen3"),
+        ("Llama-2", "Llama 2"),
+        ("Llama-3.1", "Llama 3.1"),
+        ("SmolLM2", "SmolLM2"),
+    ]:
+        if short.startswith(prefix):
+            return family
+    raise KeyError(f"No family known for {name!r}; add it to FAMILIES and family_of().")
+
+
+def _architecture_key(name: str) -> str:
+    if name == DEFAULT_MODEL:
+        return EMBEDDED_HUB_ID
+    if name in ARCHITECTURES:
+        return name
+    by_lower = {k.lower(): k for k in ARCHITECTURES}
+    if name.lower() in by_lower:
+        return by_lower[name.lower()]
+    raise KeyError(
+        f"Unknown architecture {name!r}. Known (offline): {sorted(ARCHITECTURES)}.\n"
+        "Fix: use one of these ids, or pass a transformers config (AutoConfig.from_pretrained(...)) instead."
+    )
+
+
+def architecture(name: str):
+    """A ``transformers`` config with a model's published hyperparameters, built offline.
+
+    Args:
+        name: a hub id in :data:`ARCHITECTURES` (case-insensitive), or :data:`DEFAULT_MODEL`.
+
+    Returns:
+        A ``PretrainedConfig`` (e.g. ``Qwen2Config``); ``from_config`` builds the model from it.
+    """
+    from transformers import AutoConfig
+
+    key = _architecture_key(name)
+    fields = dict(ARCHITECTURES[key]["config"])
+    model_type = fields.pop("model_type")
+    config = AutoConfig.for_model(model_type, **fields)
+    config._name_or_path = key
+    return config
+
+
+_COUNT_CACHE: dict[str, int] = {}
+
+
+def count_parameters(name_or_config: Any, *, trainable_only: bool = False) -> int:
+    """Exact parameter count from instantiating the model on the meta device (no memory, no download).
+
+    Tied input/output embeddings count once, as in ``model.num_parameters()``.
+
+    Args:
+        name_or_config: a name :func:`architecture` knows, a ``PretrainedConfig``, or a model instance.
+        trainable_only: count only parameters with ``requires_grad`` (meaningful for a model instance,
+            e.g. after ``get_peft_model``).
+
+    Returns:
+        The number of parameters.
+    """
+    if isinstance(name_or_config, torch.nn.Module):
+        params = {id(p): p for p in name_or_config.parameters() if p.requires_grad or not trainable_only}
+        return sum(p.numel() for p in params.values())
+    from transformers import AutoModelForCausalLM
+
+    if isinstance(name_or_config, str):
+        key = _architecture_key(name_or_config)
+        if key not in _COUNT_CACHE:
+            _COUNT_CACHE[key] = count_parameters(architecture(key))
+        return _COUNT_CACHE[key]
+    # Parameters live on the meta device: shapes only, no storage. (accelerate's init_empty_weights
+    # would also work, but in transformers 5 it leaves tied embeddings untied, counting them twice.)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(name_or_config)
+    return model.num_parameters()
+
+
+def architecture_summary(name: str) -> dict[str, Any]:
+    """One row for the notebook's size table: shape fields, exact count, published count and family.
+
+    Args:
+        name: a name :func:`architecture` knows.
+
+    Returns:
+        ``{"model", "family", "layers", "hidden", "heads", "kv_heads", "vocab", "tied", "context",
+        "params", "published", "embedding_params"}``.
+    """
+    key = _architecture_key(name)
+    c = architecture(key)
+    embedding = c.vocab_size * c.hidden_size * (1 if c.tie_word_embeddings else 2)
+    return {
+        "model": key,
+        "family": family_of(key),
+        "layers": c.num_hidden_layers,
+        "hidden": c.hidden_size,
+        "heads": c.num_attention_heads,
+        "kv_heads": c.num_key_value_heads,
+        "vocab": c.vocab_size,
+        "tied": bool(c.tie_word_embeddings),
+        "context": c.max_position_embeddings,
+        "params": count_parameters(key),
+        "published": ARCHITECTURES[key]["published_params"],
+        "embedding_params": embedding,
+    }
