@@ -98,7 +98,9 @@ def convert_embedded(folder: Path | None = None, *, verbose: bool = True) -> Pat
     folder.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     if verbose:
-        print(f"Converting the embedded GGUF ({gguf.stat().st_size / 1e6:.0f} MB, Q4_1) to safetensors, once...")
+        print(
+            f"Converting the embedded GGUF ({gguf.stat().st_size / 1e6:.0f} MB, Q4_1) to safetensors, once..."
+        )
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
     # A GGUF-loaded model carries its quantizer; save_pretrained refuses it until it is detached.
@@ -258,7 +260,14 @@ def tiny_tokenizer(arch: str = "qwen2"):
     tok = AutoTokenizer.from_pretrained(str(embedded_model_path(verbose=False)))
     if arch == "llama":
         tok.add_special_tokens(
-            {"additional_special_tokens": ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]}
+            {
+                "additional_special_tokens": [
+                    "<|begin_of_text|>",
+                    "<|start_header_id|>",
+                    "<|end_header_id|>",
+                    "<|eot_id|>",
+                ]
+            }
         )
     tok.chat_template = spec["chat_template"]
     tok.eos_token = spec["eos"]

@@ -49,7 +49,9 @@ def summary_table(rows: list[dict], results: dict[str, dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--in-place", action="store_true", help="overwrite notebooks/ with the executed copies (make render)")
+    parser.add_argument(
+        "--in-place", action="store_true", help="overwrite notebooks/ with the executed copies (make render)"
+    )
     parser.add_argument("--smoke", action="store_true", help="pass SMOKE=True to every notebook")
     parser.add_argument("--only", nargs="*", help="notebook prefixes to run, e.g. 00 04")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
@@ -60,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out_dir = ROOT / "runs" / (f"render-{stamp}" if args.in_place else stamp)
     out_dir.mkdir(parents=True, exist_ok=True)
-    os.environ["LORA_LAB_RUN_DIR"] = str(out_dir)  # the kernels inherit it; helpers.results.record writes there
+    # The kernels inherit this; helpers.results.record() writes there.
+    os.environ["LORA_LAB_RUN_DIR"] = str(out_dir)
     params = {"SMOKE": True} if args.smoke else {}
     todo = notebooks(args.only)
     rows = []
@@ -71,8 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         status = "ok"
         try:
             pm.execute_notebook(
-                str(nb), str(target), parameters=params, cwd=str(NOTEBOOKS), kernel_name="python3",
-                progress_bar=True, execution_timeout=args.timeout,
+                str(nb),
+                str(target),
+                parameters=params,
+                cwd=str(NOTEBOOKS),
+                kernel_name="python3",
+                progress_bar=True,
+                execution_timeout=args.timeout,
             )
         except Exception as exc:  # noqa: BLE001 - keep going, report at the end
             status = "FAILED"
@@ -83,8 +91,13 @@ def main(argv: list[str] | None = None) -> int:
 
     results = load(out_dir)
     for row in rows:
-        results.setdefault(row["notebook"], {})["_run"] = {"status": row["status"], "seconds": round(row["seconds"], 1)}
-    (out_dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        results.setdefault(row["notebook"], {})["_run"] = {
+            "status": row["status"],
+            "seconds": round(row["seconds"], 1),
+        }
+    (out_dir / "results.json").write_text(
+        json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     latest = ROOT / "runs" / "latest"
     if latest.is_symlink() or latest.exists():
         latest.unlink()

@@ -39,7 +39,9 @@ def gguf_model():
 
 
 def _greedy(model, tok, messages, n=24) -> str:
-    batch = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    batch = tok.apply_chat_template(
+        messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
     with torch.no_grad():
         out = model.generate(**batch, max_new_tokens=n, do_sample=False)
     return tok.decode(out[0, batch["input_ids"].shape[1] :], skip_special_tokens=True)
@@ -69,9 +71,15 @@ def test_cache_is_built_once_then_reused(fresh_cache, monkeypatch):
 def test_cached_model_matches_gguf(fresh_cache, gguf_model):
     cached, ctok = models.load_model()
     gmodel, gtok = gguf_model
-    batch = ctok.apply_chat_template(PROMPT, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-    gbatch = gtok.apply_chat_template(PROMPT, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-    assert torch.equal(batch["input_ids"], gbatch["input_ids"]), "the cached tokenizer differs from the GGUF's"
+    batch = ctok.apply_chat_template(
+        PROMPT, add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
+    gbatch = gtok.apply_chat_template(
+        PROMPT, add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
+    assert torch.equal(batch["input_ids"], gbatch["input_ids"]), (
+        "the cached tokenizer differs from the GGUF's"
+    )
     with torch.no_grad():
         a = cached(**batch).logits
         b = gmodel(**batch).logits

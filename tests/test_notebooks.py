@@ -20,15 +20,28 @@ DEFAULT_BUDGET = 240
 BUDGET: dict[str, int] = {}
 
 
-def run_notebook(nb: Path, out_dir: Path, *, env: dict[str, str] | None = None, params: dict | None = None) -> dict:
+def run_notebook(
+    nb: Path, out_dir: Path, *, env: dict[str, str] | None = None, params: dict | None = None
+) -> dict:
     """Run ``nb`` with papermill in a subprocess (so a hung kernel can be killed); return its recorded results."""
     params = {"SMOKE": True, **(params or {})}
-    cmd = [sys.executable, "-m", "papermill", str(nb), str(out_dir / nb.name), "--cwd", str(NOTEBOOKS), "--no-progress-bar"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(nb),
+        str(out_dir / nb.name),
+        "--cwd",
+        str(NOTEBOOKS),
+        "--no-progress-bar",
+    ]
     for key, value in params.items():
         cmd += ["-p", key, str(value)] if not isinstance(value, str) else ["-r", key, value]
     run_env = {**os.environ, "LORA_LAB_RUN_DIR": str(out_dir), **(env or {})}
     budget = BUDGET.get(nb.stem, DEFAULT_BUDGET)
-    proc = subprocess.Popen(cmd, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     start = time.perf_counter()
     try:
         output, _ = proc.communicate(timeout=budget)

