@@ -1,0 +1,473 @@
+"""Batched greedy generation, JSON-extraction scores, perplexity, and base-vs-tuned comparison tables."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+#: Marks a field the prediction did not contain at all (distinct from a JSON ``null``).
+MISSING = object()
+
+_FENCE = re.compile(r"^```[A-Za-z0-9_-]*[ \t]*\n?(.*?)\n?```$", re.DOTALL)
+
+
+# --- generation ---------------------------------------------------------------------------------
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
+    """Every token id that ends a turn: the tokenizer's eos plus the model's generation_config eos ids."""
+    ids: list[int] = []
+    for value in (getattr(model.generation_config, "eos_token_id", None), tokenizer.eos_token_id):
+        for i in value if isinstance(value, list | tuple) else [value]:
+            if i is not None and int(i) not in ids:
+                ids.append(int(i))
+    if not ids:
+        raise ValueError(
+            "Neither the tokenizer nor the model's generation_config defines an eos token, so generation "
+            "would never stop. Fix: set tokenizer.eos_token (e.g. '<|im_end|>' for ChatML models)."
+        )
+    return ids
+
+
+def render_prompts(tokenizer: Any, prompts: Sequence[Sequence[dict]]) -> list[str]:
+    """Render chat prompts with the tokenizer's chat template, ending with the assistant header.
+
+    Args:
+        tokenizer: a tokenizer with a ``chat_template``.
+        prompts: one list of ``{"role", "content"}`` messages per example, WITHOUT the assistant answer.
+
+    Returns:
+        The rendered strings (what the model sees; special tokens are already in the text).
+    """
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise ValueError(
+            "The tokenizer has no chat_template, so chat prompts cannot be rendered. Fix: load an Instruct "
+            "model, or set tokenizer.chat_template (helpers.models.CHATML_TEMPLATE is a ChatML one)."
+        )
+    out = []
+    for i, messages in enumerate(prompts):
+        if not messages or messages[-1].get("role") == "assistant":
+            raise ValueError(
+                f"Prompt {i} is empty or ends with an assistant turn: {messages!r:.200}. "
+                "Fix: pass helpers.data.prompt_messages(record), which drops the answer."
+            )
+        out.append(tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True))
+    return out
+
+
+@torch.inference_mode()
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[Sequence[dict]],
+    *,
+    max_new_tokens: int = 96,
+    batch_size: int = 16,
+    progress: bool = True,
+    desc: str = "generate",
+) -> list[str]:
+    """Greedy-decode an answer for each chat prompt, in batches with LEFT padding.
+
+    Prompts are sorted by length before batching (less padding, so faster) and the answers are
+    returned in the original order. Each answer stops at the end-of-turn token; special tokens
+    are removed from the decoded text.
+
+    Args:
+        model: a causal LM (a ``PeftModel`` works too).
+        tokenizer: its tokenizer; needs a chat template and a pad token (``pad == eos`` is fine,
+            because padding is described by the attention mask, never by the token id).
+        prompts: one message list per example, without the assistant answer.
+        max_new_tokens: the longest answer allowed; size it from the longest target plus a margin.
+        batch_size: prompts per forward pass (16-32 is a good CPU range for a 135M model).
+        progress: show a tqdm bar.
+        desc: the bar's label.
+
+    Returns:
+        One decoded answer per prompt, in the order given.
+    """
+    from tqdm.auto import tqdm
+    from transformers import GenerationConfig
+
+    if batch_size < 1 or max_new_tokens < 1:
+        raise ValueError(f"batch_size ({batch_size}) and max_new_tokens ({max_new_tokens}) must be >= 1.")
+    if tokenizer.pad_token_id is None:
+        raise ValueError("The tokenizer has no pad token. Fix: tokenizer.pad_token = tokenizer.eos_token")
+    texts = render_prompts(tokenizer, prompts)
+    eos = _eos_ids(model, tokenizer)
+    config = GenerationConfig(
+        do_sample=False,
+        max_new_tokens=max_new_tokens,
+        eos_token_id=eos,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    order = sorted(range(len(texts)), key=lambda i: -lengths[i])  # longest first: OOM shows at once
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    answers: list[str] = [""] * len(texts)
+    bar = tqdm(total=len(texts), desc=desc, disable=not progress, unit="ex")
+    try:
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            batch = tokenizer(
+                [texts[i] for i in idx],
+                return_tensors="pt",
+                padding=True,
+                padding_side="left",  # the answer must start right after each prompt's last token
+                add_special_tokens=False,  # the chat template already wrote them
+            ).to(device)
+            out = model.generate(**batch, generation_config=config)  # (batch, prompt_len + new)
+            new = out[:, batch["input_ids"].shape[1] :]  # (batch, new)
+            for row, i in enumerate(idx):
+                answers[i] = tokenizer.decode(new[row], skip_special_tokens=True).strip()
+            bar.update(len(idx))
+    finally:
+        bar.close()
+        model.train(was_training)
+    return answers
+
+
+def max_new_tokens_for(tokenizer: Any, targets: Sequence[str], *, margin: int = 16) -> int:
+    """A ``max_new_tokens`` that fits the longest target plus ``margin`` tokens (end-of-turn included)."""
+    if not targets:
+        raise ValueError("targets is empty; pass the assistant answers you will compare against.")
+    longest = max(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in targets)
+    return longest + 1 + margin
+
+
+# --- parsing and scoring ------------------------------------------------------------------------
+
+
+def parse_json(text: str | None) -> dict | None:
+    """Parse a model answer as a JSON object, or return ``None``.
+
+    The only tolerance, on purpose: surrounding whitespace is stripped, and one Markdown code fence
+    around the WHOLE answer (```` ```json ... ``` ````) is removed. Text before or after the object,
+    trailing commas, single quotes or a JSON value that is not an object all count as invalid: a
+    program reading the answer would fail on them too.
+
+    Args:
+        text: the decoded answer.
+
+    Returns:
+        The parsed ``dict``, or ``None`` when the answer is not a JSON object.
+    """
+    if text is None:
+        return None
+    text = text.strip()
+    fenced = _FENCE.match(text)
+    if fenced:
+        text = fenced.group(1).strip()
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _target_dict(target: str | dict, i: int) -> dict:
+    if isinstance(target, dict):
+        return target
+    value = parse_json(target)
+    if value is None:
+        raise ValueError(
+            f"Target {i} is not a JSON object: {target!r:.200}. Targets must be json.dumps(record)."
+        )
+    return value
+
+
+def _fields_of(targets: Sequence[dict]) -> list[str]:
+    fields: list[str] = []
+    for t in targets:
+        fields += [k for k in t if k not in fields]
+    return fields
+
+
+def compare_one(prediction: str, target: str | dict, fields: Sequence[str] | None = None) -> dict[str, Any]:
+    """Score one answer against its target.
+
+    Args:
+        prediction: the model's decoded answer.
+        target: the reference JSON text (or the already parsed dict).
+        fields: the fields to check; default: the target's keys.
+
+    Returns:
+        ``{"json_valid": bool, "exact": bool, "fields": {field: bool}, "wrong_fields": [...],
+        "parsed": dict | None, "target": dict}``. A field is right when the prediction has the key
+        and its value equals the target's (``30`` and ``"30"`` differ; a missing key is wrong even
+        when the target is ``null``). Exact match is dict equality: same keys, same values.
+    """
+    tgt = _target_dict(target, 0)
+    fields = list(fields or tgt)
+    parsed = parse_json(prediction)
+    per_field = {f: parsed is not None and parsed.get(f, MISSING) == tgt.get(f, MISSING) for f in fields}
+    return {
+        "json_valid": parsed is not None,
+        "exact": parsed is not None and parsed == tgt,
+        "fields": per_field,
+        "wrong_fields": [f for f, ok in per_field.items() if not ok],
+        "parsed": parsed,
+        "target": tgt,
+    }
+
+
+def score_extraction(
+    predictions: Sequence[str], targets: Sequence[str | dict], *, fields: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Score JSON-extraction answers: valid JSON, exact match per field, exact match of the record.
+
+    Args:
+        predictions: decoded model answers.
+        targets: the reference answers (JSON text, as in the data's assistant turn, or dicts).
+        fields: the fields to score; default: every key of the targets, in first-seen order.
+
+    Returns:
+        ``{"json_valid": f, "exact_match": f, "field_exact": {field: f}, "n": int}``, fractions in [0, 1].
+    """
+    if len(predictions) != len(targets):
+        raise ValueError(f"{len(predictions)} predictions but {len(targets)} targets; they must pair up 1:1.")
+    if not targets:
+        raise ValueError("Nothing to score: predictions and targets are empty.")
+    tgts = [_target_dict(t, i) for i, t in enumerate(targets)]
+    fields = list(fields or _fields_of(tgts))
+    rows = [compare_one(p, t, fields) for p, t in zip(predictions, tgts, strict=True)]
+    n = len(rows)
+    return {
+        "json_valid": sum(r["json_valid"] for r in rows) / n,
+        "exact_match": sum(r["exact"] for r in rows) / n,
+        "field_exact": {f: sum(r["fields"][f] for r in rows) / n for f in fields},
+        "n": n,
+    }
+
+
+# --- perplexity ---------------------------------------------------------------------------------
+
+
+@torch.inference_mode()
+def perplexity(
+    model: Any,
+    features: Sequence[dict],
+    *,
+    batch_size: int = 16,
+    collator: Any = None,
+    progress: bool = True,
+    desc: str = "perplexity",
+) -> dict[str, float]:
+    """Token-weighted loss and perplexity on the trained tokens (``labels != -100``) only.
+
+    The sum of the per-token negative log-likelihoods divided by the number of scored tokens, so a
+    long answer counts more than a short one. (The Trainer's ``eval_loss`` averages per batch, which
+    differs slightly when batches hold different numbers of answer tokens.)
+
+    Args:
+        model: a causal LM.
+        features: tokenized examples with ``input_ids``, ``attention_mask`` and ``labels`` (lists or
+            tensors), e.g. from ``helpers.data.tokenize_records``.
+        batch_size: examples per forward pass.
+        collator: pads a list of features into a batch; default ``helpers.data.ChatCollator``-style
+            right padding (labels -100, attention 0), built here so that this works without it.
+        progress: show a tqdm bar.
+        desc: the bar's label.
+
+    Returns:
+        ``{"loss": mean NLL per scored token, "perplexity": exp(loss), "n_tokens": int}``.
+    """
+    from tqdm.auto import tqdm
+
+    if not features:
+        raise ValueError(
+            "No features to score. Fix: tokenize some records first (helpers.data.tokenize_records)."
+        )
+    collate = collator or _pad_right
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total_nll, total_tokens = 0.0, 0
+    try:
+        for start in tqdm(range(0, len(features), batch_size), desc=desc, disable=not progress):
+            batch = collate(list(features[start : start + batch_size]))
+            input_ids = batch["input_ids"].to(device)  # (batch, seq)
+            labels = batch["labels"].to(device)  # (batch, seq)
+            logits = model(input_ids=input_ids, attention_mask=batch["attention_mask"].to(device)).logits
+            # position t predicts token t+1: shift, then score only the trained positions
+            logits = logits[:, :-1].float()  # (batch, seq-1, vocab)
+            targets = labels[:, 1:]  # (batch, seq-1)
+            nll = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100, reduction="sum"
+            )
+            total_nll += float(nll)
+            total_tokens += int((targets != -100).sum())
+    finally:
+        model.train(was_training)
+    if total_tokens == 0:
+        raise ValueError(
+            "No scored tokens: every label is -100. Check the label mask (assistant tokens must keep ids)."
+        )
+    loss = total_nll / total_tokens
+    return {"loss": loss, "perplexity": math.exp(loss), "n_tokens": total_tokens}
+
+
+def _pad_right(features: list[dict]) -> dict[str, torch.Tensor]:
+    """Right-pad input_ids (with 0: masked out anyway), attention_mask (0) and labels (-100)."""
+    width = max(len(f["input_ids"]) for f in features)
+    out: dict[str, list] = {"input_ids": [], "attention_mask": [], "labels": []}
+    for f in features:
+        ids = list(map(int, f["input_ids"]))
+        pad = width - len(ids)
+        mask = list(map(int, f.get("attention_mask", [1] * len(ids))))
+        out["input_ids"].append(ids + [0] * pad)
+        out["attention_mask"].append(mask + [0] * pad)
+        out["labels"].append(list(map(int, f["labels"])) + [-100] * pad)
+    return {k: torch.tensor(v, dtype=torch.long) for k, v in out.items()}
+
+
+# --- comparison tables and error analysis -------------------------------------------------------
+
+
+def comparison_table(scores: dict[str, dict[str, Any]]):
+    """One row per metric, one column per model: ``json_valid``, ``exact_match`` and ``field:<name>``.
+
+    Args:
+        scores: e.g. ``{"base": score_extraction(...), "tuned": score_extraction(...)}``.
+
+    Returns:
+        A ``pandas.DataFrame`` (fractions), with a ``delta`` column (last minus first) when there are two models.
+    """
+    import pandas as pd
+
+    if not scores:
+        raise ValueError("scores is empty; pass {'base': score_extraction(...), 'tuned': ...}.")
+    table = {}
+    for name, s in scores.items():
+        col = {"json_valid": s["json_valid"], "exact_match": s["exact_match"]}
+        col.update({f"field:{f}": v for f, v in s["field_exact"].items()})
+        table[name] = col
+    df = pd.DataFrame(table)
+    if len(scores) == 2:
+        first, last = list(scores)
+        df["delta"] = df[last] - df[first]
+    return df
+
+
+def error_rows(
+    records: Sequence[dict],
+    predictions: Sequence[str],
+    targets: Sequence[str | dict] | None = None,
+    *,
+    fields: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per example: its language, hard-case tags, validity, exactness and the fields it got wrong.
+
+    Args:
+        records: the data records (their ``meta`` gives ``lang`` and ``tags``; the last message is the target).
+        predictions: the model's answers, one per record.
+        targets: the reference answers; default: each record's final assistant message.
+        fields: the fields to check; default: every key of the targets.
+
+    Returns:
+        A list of dicts with keys ``i, lang, tags, user, prediction, target, json_valid, exact, wrong_fields``.
+    """
+    if len(records) != len(predictions):
+        raise ValueError(f"{len(records)} records but {len(predictions)} predictions; they must pair up 1:1.")
+    if targets is None:
+        targets = [r["messages"][-1]["content"] for r in records]
+    tgts = [_target_dict(t, i) for i, t in enumerate(targets)]
+    fields = list(fields or _fields_of(tgts))
+    rows = []
+    for i, (rec, pred, tgt) in enumerate(zip(records, predictions, tgts, strict=True)):
+        meta = rec.get("meta") or {}
+        res = compare_one(pred, tgt, fields)
+        user = next((m["content"] for m in reversed(rec["messages"]) if m["role"] == "user"), "")
+        rows.append(
+            {
+                "i": i,
+                "lang": meta.get("lang", "?"),
+                "tags": list(meta.get("tags") or []),
+                "user": user,
+                "prediction": pred,
+                "target": json.dumps(tgt, ensure_ascii=False),
+                "json_valid": res["json_valid"],
+                "exact": res["exact"],
+                "wrong_fields": res["wrong_fields"],
+            }
+        )
+    return rows
+
+
+def group_failures(rows: Sequence[dict], by: str) -> dict[str, dict[str, int]]:
+    """Count failures by ``"field"``, ``"lang"`` or ``"tag"``.
+
+    Args:
+        rows: from :func:`error_rows`.
+        by: ``"field"``: how often each field is wrong (invalid JSON counts as ``"<invalid json>"``);
+            ``"lang"`` / ``"tag"``: examples and non-exact examples per language / per hard-case tag
+            (an example with several tags counts once for each; untagged ones under ``"<none>"``).
+
+    Returns:
+        ``{group: {"n": examples in the group, "failed": non-exact ones}}``; for ``"field"``,
+        ``{field: {"n": examples, "failed": times the field was wrong}}``. Sorted by ``failed``, largest first.
+    """
+    n = len(rows)
+    groups: dict[str, Counter] = {}
+    if by == "field":
+        for r in rows:
+            keys = ["<invalid json>"] if not r["json_valid"] else r["wrong_fields"]
+            for k in keys:
+                groups.setdefault(k, Counter(n=n))["failed"] += 1
+    elif by in {"lang", "tag"}:
+        for r in rows:
+            keys = [r["lang"]] if by == "lang" else (r["tags"] or ["<none>"])
+            for k in keys:
+                c = groups.setdefault(k, Counter())
+                c["n"] += 1
+                c["failed"] += int(not r["exact"])
+    else:
+        raise ValueError(f"by={by!r} is not a grouping; use 'field', 'lang' or 'tag'.")
+    out = {k: {"n": int(c["n"]), "failed": int(c["failed"])} for k, c in groups.items()}
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1]["failed"], kv[0])))
+
+
+def side_by_side_html(rows: Sequence[dict], *, max_rows: int = 10, title: str | None = None) -> str:
+    """A static HTML table (prompt | target | base | tuned), readable in a notebook saved without a kernel.
+
+    Args:
+        rows: dicts with ``user``, ``target``, ``base`` and ``tuned`` (and optionally ``lang``, ``base_ok``,
+            ``tuned_ok`` booleans that colour the cells green or red).
+        max_rows: how many rows to show.
+        title: an optional caption.
+
+    Returns:
+        The HTML string (wrap it in ``IPython.display.HTML``).
+    """
+    from html import escape
+
+    def cell(text: str, ok: bool | None = None) -> str:
+        colour = {True: "#e6f4ea", False: "#fce8e6", None: "transparent"}[ok]
+        return (
+            f'<td style="background:{colour};text-align:left;vertical-align:top;'
+            f'font-family:monospace;white-space:pre-wrap;max-width:22em">{escape(str(text))}</td>'
+        )
+
+    head = "".join(
+        f'<th style="text-align:left">{h}</th>' for h in ["lang", "prompt", "target", "base", "tuned"]
+    )
+    body = []
+    for r in list(rows)[:max_rows]:
+        body.append(
+            "<tr>"
+            + cell(r.get("lang", ""))
+            + cell(r["user"])
+            + cell(r["target"])
+            + cell(r["base"], r.get("base_ok"))
+            + cell(r["tuned"], r.get("tuned_ok"))
+            + "</tr>"
+        )
+    caption = f"<caption style='text-align:left'>{escape(title)}</caption>" if title else ""
+    return f'<table style="border-collapse:collapse;font-size:85%">{caption}<tr>{head}</tr>{"".join(body)}</table>'
