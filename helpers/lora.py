@@ -1,0 +1,290 @@
+"""A hand-written LoRA layer, its injection, merge and closed-form parameter count (the tested copy of notebook 03)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+#: The linear layers of a Llama/Qwen2/Mistral decoder block, in the order they run.
+DECODER_LINEARS: tuple[str, ...] = (
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+)
+#: The output layer; "all-linear" leaves it out, as peft does.
+OUTPUT_LAYER = "lm_head"
+
+
+class LoRALinear(nn.Module):
+    """``y = base(x) + scaling * B(A(dropout(x)))``: a frozen linear layer plus a trainable low-rank update.
+
+    Mirrors peft 0.21's ``lora.Linear``: A (``lora_A``, shape ``(r, in)``) is initialized like
+    ``nn.Linear`` (Kaiming-uniform with ``a=sqrt(5)``), B (``lora_B``, shape ``(out, r)``) starts at
+    zero so the wrapped layer is unchanged at step 0, and ``scaling`` is ``alpha / r`` or
+    ``alpha / sqrt(r)`` with rsLoRA. Dropout acts on the input of A only. The modules are created
+    in peft's order, so the same seed gives the same A as peft.
+
+    Args:
+        base: the ``nn.Linear`` to adapt; its weight and bias are frozen.
+        r: the rank, a positive integer.
+        alpha: the scale numerator (``lora_alpha`` in peft).
+        dropout: dropout probability on the input of A (0 disables it).
+        use_rslora: scale by ``alpha / sqrt(r)`` (rank-stabilized LoRA) instead of ``alpha / r``.
+    """
+
+    def __init__(
+        self, base: nn.Linear, r: int, alpha: float, dropout: float = 0.0, use_rslora: bool = False
+    ) -> None:
+        super().__init__()
+        if not isinstance(base, nn.Linear):
+            raise TypeError(f"LoRALinear wraps an nn.Linear, got {type(base).__name__}.")
+        if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
+            raise ValueError(f"r must be a positive integer (e.g. 8 or 16), got {r!r}.")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        self.base = base
+        self.base.requires_grad_(False)
+        self.r, self.alpha, self.use_rslora = r, alpha, use_rslora
+        self.scaling = alpha / math.sqrt(r) if use_rslora else alpha / r
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        kw = {"device": base.weight.device, "dtype": base.weight.dtype}
+        self.lora_A = nn.Linear(base.in_features, r, bias=False, **kw)  # weight (r, in)
+        self.lora_B = nn.Linear(r, base.out_features, bias=False, **kw)  # weight (out, r)
+        nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))  # U(-1/sqrt(in), 1/sqrt(in))
+        nn.init.zeros_(self.lora_B.weight)
+        self.merged = False
+
+    @property
+    def in_features(self) -> int:
+        return self.base.in_features
+
+    @property
+    def out_features(self) -> int:
+        return self.base.out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        result = self.base(x)  # (..., out)
+        if self.merged:  # the update already lives in base.weight
+            return result
+        lora = self.lora_B(
+            self.lora_A(self.dropout(x.to(self.lora_A.weight.dtype)))
+        )  # (..., r) -> (..., out)
+        return (result + lora * self.scaling).to(result.dtype)
+
+    def delta_weight(self) -> torch.Tensor:
+        """Return ``scaling * B @ A``, shape ``(out, in)``: what merging adds to the base weight."""
+        return (self.lora_B.weight @ self.lora_A.weight) * self.scaling
+
+    @torch.no_grad()
+    def merge(self) -> None:
+        """Fold the update into the base weight (``W <- W + scaling * B @ A``); forward then skips A and B."""
+        if self.merged:
+            raise RuntimeError("This LoRALinear is already merged; call unmerge() first.")
+        self.base.weight += self.delta_weight().to(self.base.weight.dtype)
+        self.merged = True
+
+    @torch.no_grad()
+    def unmerge(self) -> None:
+        """Undo :meth:`merge` (``W <- W - scaling * B @ A``)."""
+        if not self.merged:
+            raise RuntimeError("This LoRALinear is not merged; nothing to unmerge.")
+        self.base.weight -= self.delta_weight().to(self.base.weight.dtype)
+        self.merged = False
+
+    def extra_repr(self) -> str:
+        return f"r={self.r}, alpha={self.alpha}, scaling={self.scaling:.4g}, rslora={self.use_rslora}, merged={self.merged}"
+
+
+def linear_names(model: nn.Module) -> list[str]:
+    """The distinct last name components of the ``nn.Linear`` layers in ``model`` (what ``target_modules`` can name)."""
+    return sorted({name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, nn.Linear)})
+
+
+def _matches(name: str, targets: str | Iterable[str]) -> bool:
+    """peft's rule: a string is a full regex match on the module path; a list matches the path's last components."""
+    if isinstance(targets, str):
+        return re.fullmatch(targets, name) is not None
+    return any(name == t or name.endswith("." + t) for t in targets)
+
+
+def _output_layer_names(model: nn.Module) -> set[str]:
+    out = getattr(model, "get_output_embeddings", lambda: None)()
+    return {name for name, m in model.named_modules() if out is not None and m is out}
+
+
+def target_paths(model: nn.Module, target_modules: str | Iterable[str]) -> list[str]:
+    """The full module paths of the linears that ``target_modules`` selects, in ``named_modules`` order.
+
+    Args:
+        model: any ``nn.Module``.
+        target_modules: ``"all-linear"`` (every linear except the output layer), a regex matched
+            against the full path, or a list of names matched against the last path components.
+
+    Returns:
+        The matching paths. Raises ``ValueError`` listing the available names when nothing matches.
+    """
+    if not isinstance(target_modules, str):
+        target_modules = list(target_modules)
+        if not target_modules:
+            raise ValueError(f"target_modules is empty. Available: {linear_names(model)} (or 'all-linear').")
+    skip = _output_layer_names(model) if target_modules == "all-linear" else set()
+    paths = [
+        name
+        for name, m in model.named_modules()
+        if isinstance(m, nn.Linear)
+        and name not in skip
+        and (target_modules == "all-linear" or _matches(name, target_modules))
+    ]
+    if not paths:
+        raise ValueError(
+            f"target_modules={target_modules!r} matches no nn.Linear in {type(model).__name__}. "
+            f"Available: {linear_names(model)} (or 'all-linear')."
+        )
+    if not isinstance(target_modules, str):
+        missing = [t for t in target_modules if not any(_matches(p, [t]) for p in paths)]
+        if missing:
+            raise ValueError(
+                f"target_modules entries {missing} match no nn.Linear in {type(model).__name__}. "
+                f"Available: {linear_names(model)} (or 'all-linear')."
+            )
+    return paths
+
+
+def apply_lora(
+    model: nn.Module,
+    target_modules: str | Iterable[str],
+    r: int,
+    alpha: float,
+    dropout: float = 0.0,
+    use_rslora: bool = False,
+) -> nn.Module:
+    """Freeze ``model`` and replace the targeted linears with :class:`LoRALinear`, in place.
+
+    Args:
+        model: the model to adapt (modified in place).
+        target_modules: see :func:`target_paths`.
+        r, alpha, dropout, use_rslora: see :class:`LoRALinear`.
+
+    Returns:
+        ``model``, whose only trainable parameters are now the ``lora_A``/``lora_B`` weights.
+    """
+    if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
+        raise ValueError(f"r must be a positive integer (e.g. 8 or 16), got {r!r}.")
+    if any(isinstance(m, LoRALinear) for m in model.modules()):
+        raise ValueError("This model already has LoRALinear layers; apply_lora works on a fresh model.")
+    paths = target_paths(model, target_modules)
+    model.requires_grad_(False)
+    for path in paths:
+        parent_path, _, child = path.rpartition(".")
+        parent = model.get_submodule(parent_path) if parent_path else model
+        setattr(parent, child, LoRALinear(getattr(parent, child), r, alpha, dropout, use_rslora))
+    return model
+
+
+def lora_layers(model: nn.Module) -> Iterator[tuple[str, LoRALinear]]:
+    """Yield ``(path, layer)`` for every :class:`LoRALinear` in ``model``."""
+    for name, m in model.named_modules():
+        if isinstance(m, LoRALinear):
+            yield name, m
+
+
+def merge_lora(model: nn.Module) -> nn.Module:
+    """Merge every :class:`LoRALinear` in ``model`` (see :meth:`LoRALinear.merge`); returns ``model``."""
+    for _, layer in lora_layers(model):
+        layer.merge()
+    return model
+
+
+def unmerge_lora(model: nn.Module) -> nn.Module:
+    """Undo :func:`merge_lora`; returns ``model``."""
+    for _, layer in lora_layers(model):
+        layer.unmerge()
+    return model
+
+
+def count_trainable(model: nn.Module) -> tuple[int, int]:
+    """Return ``(trainable, total)`` parameter counts, each shared tensor counted once."""
+    seen: dict[int, tuple[int, bool]] = {}
+    for p in model.parameters():
+        seen[id(p)] = (p.numel(), p.requires_grad)
+    return sum(n for n, g in seen.values() if g), sum(n for n, _ in seen.values())
+
+
+def peft_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The LoRA weights of ``model`` under the keys peft saves (``base_model.model.<path>.lora_A.weight``).
+
+    Load them into a peft model with ``peft.set_peft_model_state_dict(peft_model, sd)``, or save them
+    with safetensors next to a matching ``LoraConfig`` to get a peft adapter folder.
+    """
+    out = {}
+    for path, layer in lora_layers(model):
+        out[f"base_model.model.{path}.lora_A.weight"] = layer.lora_A.weight.detach().clone()
+        out[f"base_model.model.{path}.lora_B.weight"] = layer.lora_B.weight.detach().clone()
+    return out
+
+
+def linear_shapes(config: Any) -> dict[str, tuple[int, int]]:
+    """``{name: (in_features, out_features)}`` for the linears of one decoder block, plus ``lm_head``.
+
+    Args:
+        config: a transformers config of a Llama-style decoder (Llama, Qwen2, Mistral, ...).
+
+    Returns:
+        The shapes the closed-form count uses.
+    """
+    cfg = config.get_text_config() if hasattr(config, "get_text_config") else config
+    hidden, inter = cfg.hidden_size, cfg.intermediate_size
+    heads = cfg.num_attention_heads
+    kv_heads = getattr(cfg, "num_key_value_heads", None) or heads
+    head_dim = getattr(cfg, "head_dim", None) or hidden // heads
+    return {
+        "q_proj": (hidden, heads * head_dim),
+        "k_proj": (hidden, kv_heads * head_dim),
+        "v_proj": (hidden, kv_heads * head_dim),
+        "o_proj": (heads * head_dim, hidden),
+        "gate_proj": (hidden, inter),
+        "up_proj": (hidden, inter),
+        "down_proj": (inter, hidden),
+        OUTPUT_LAYER: (hidden, cfg.vocab_size),
+    }
+
+
+def lora_parameter_count(config: Any, target_modules: str | Iterable[str], r: int) -> int:
+    """Closed-form count of LoRA's trainable parameters: ``sum over targets of r * (in + out)``.
+
+    Args:
+        config: a transformers config of a Llama-style decoder (no model is built).
+        target_modules: ``"all-linear"`` or names from :data:`DECODER_LINEARS` (and ``"lm_head"``).
+        r: the rank.
+
+    Returns:
+        ``layers * sum(r * (in + out))`` over the targeted block linears, plus ``lm_head`` if named.
+    """
+    if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
+        raise ValueError(f"r must be a positive integer (e.g. 8 or 16), got {r!r}.")
+    shapes = linear_shapes(config)
+    targets = list(DECODER_LINEARS) if target_modules == "all-linear" else target_modules
+    if isinstance(targets, str):
+        raise ValueError(
+            f"lora_parameter_count takes 'all-linear' or a list of names, not the pattern {targets!r}. "
+            f"Available: {sorted(shapes)}."
+        )
+    targets = list(targets)
+    unknown = [t for t in targets if t not in shapes]
+    if unknown or not targets:
+        raise ValueError(
+            f"Unknown target_modules {unknown or targets!r}; available: {sorted(shapes)} or 'all-linear'."
+        )
+    cfg = config.get_text_config() if hasattr(config, "get_text_config") else config
+    per_block = sum(r * sum(shapes[t]) for t in set(targets) if t != OUTPUT_LAYER)
+    head = r * sum(shapes[OUTPUT_LAYER]) if OUTPUT_LAYER in targets else 0
+    return cfg.num_hidden_layers * per_block + head
