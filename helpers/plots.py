@@ -55,7 +55,7 @@ def memory_breakdown(
         if not any(values):
             continue
         ax.barh(labels, values, left=left, color=color, label=part)
-        left = [a + b for a, b in zip(left, values)]
+        left = [a + b for a, b in zip(left, values, strict=True)]
     for i, total in enumerate(left):
         ax.text(total, i, f" {total:,.1f}", va="center", fontsize=8)
     if limits:

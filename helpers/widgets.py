@@ -1,3 +1,208 @@
 """ipywidgets explorers for the notebooks (each also works headless: it returns its widget, it never blocks)."""
 
 from __future__ import annotations
+
+from typing import Any
+
+# ---------------------------------------------------------------------------------------------
+# Memory planner (notebook 02)
+# ---------------------------------------------------------------------------------------------
+
+
+def plan_memory(
+    model: str,
+    method: str = "lora",
+    *,
+    lora_rank: int = 16,
+    batch_size: int = 4,
+    seq_len: int = 512,
+    dtype: str = "bf16",
+    gradient_checkpointing: bool = False,
+    optimizer: str = "adamw",
+) -> dict[str, Any]:
+    """The planner's computation without any widget: a memory estimate and where it fits.
+
+    Args:
+        model: a name :func:`helpers.models.architecture` knows.
+        method: "full", "lora" or "qlora".
+        lora_rank: LoRA rank.
+        batch_size: sequences per step.
+        seq_len: tokens per sequence.
+        dtype: "bf16", "fp16" or "fp32".
+        gradient_checkpointing: recompute blocks in backward.
+        optimizer: a key of :data:`helpers.costs.OPTIMIZER_STATES`.
+
+    Returns:
+        ``{"memory": training_memory(...) dict, "fits": {hardware: bool}}``.
+    """
+    from helpers import costs, models
+
+    memory = costs.training_memory(
+        models.architecture(model),
+        method,
+        batch_size=batch_size,
+        seq_len=seq_len,
+        lora_rank=lora_rank,
+        dtype=dtype,
+        optimizer=optimizer,
+        gradient_checkpointing=gradient_checkpointing,
+        n_params=models.count_parameters(model),
+    )
+    return {"memory": memory, "fits": costs.fits(memory["total"])}
+
+
+def memory_planner(model: str | None = None, models_list: list[str] | None = None):
+    """An ipywidgets explorer: pick model, method, rank, batch, sequence length, dtype and checkpointing;
+    see the stacked memory bar and which hardware it fits (laptop RAM, T4, A100, 8xH100).
+
+    Args:
+        model: the model selected at start (default Qwen2.5-7B-Instruct).
+        models_list: the models offered (default every entry of ``helpers.models.ARCHITECTURES``).
+
+    Returns:
+        The ``ipywidgets.VBox``; display it (it is the last expression of a cell) to use it.
+    """
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    from helpers import costs, models, plots
+
+    names = models_list or list(models.ARCHITECTURES)
+    model = model or "Qwen/Qwen2.5-7B-Instruct"
+    style = {"description_width": "110px"}
+    controls = {
+        "model": w.Dropdown(options=names, value=model, description="model", style=style),
+        "method": w.ToggleButtons(
+            options=["full", "lora", "qlora"], value="lora", description="method", style=style
+        ),
+        "lora_rank": w.SelectionSlider(
+            options=[4, 8, 16, 32, 64, 128], value=16, description="LoRA rank", style=style
+        ),
+        "batch_size": w.SelectionSlider(
+            options=[1, 2, 4, 8, 16, 32], value=4, description="batch", style=style
+        ),
+        "seq_len": w.SelectionSlider(
+            options=[128, 256, 512, 1024, 2048, 4096, 8192], value=512, description="seq length", style=style
+        ),
+        "dtype": w.ToggleButtons(options=["bf16", "fp32"], value="bf16", description="dtype", style=style),
+        "gradient_checkpointing": w.Checkbox(value=False, description="gradient checkpointing", style=style),
+    }
+    out = w.Output()
+
+    def redraw(*_: Any) -> None:
+        values = {k: c.value for k, c in controls.items()}
+        result = plan_memory(**values)
+        mem = result["memory"]
+        label = f"{values['model'].split('/')[-1]} {values['method']}"
+        limits = {k: v for k, v in costs.HARDWARE.items() if v <= max(2 * mem["total"], 20e9)}
+        with out:
+            out.clear_output(wait=True)
+            fig = plots.memory_breakdown(
+                {label: mem}, limits=limits, title="Estimated training memory", unit=1e9, unit_name="GB"
+            )
+            fig.set_size_inches(7, 2.6)
+            plt.show(fig)
+            verdict = "   ".join(f"{'✅' if ok else '❌'} {hw}" for hw, ok in result["fits"].items())
+            print(
+                f"total {mem['total'] / 1e9:,.1f} GB  (trainable {mem['trainable_params']:,} of "
+                f"{mem['params']:,} parameters)\n{verdict}"
+            )
+
+    for c in controls.values():
+        c.observe(redraw, names="value")
+    redraw()
+    return w.VBox([*controls.values(), out])
+
+
+# ---------------------------------------------------------------------------------------------
+# LoRA budget explorer (notebook 03)
+# ---------------------------------------------------------------------------------------------
+
+#: The models the LoRA explorer compares by default: label -> a name helpers.models.architecture knows.
+LORA_EXPLORER_MODELS = {
+    "SmolLM2-135M (embedded)": "embedded:SmolLM2-135M-Instruct",
+    "Qwen2.5-7B": "Qwen/Qwen2.5-7B-Instruct",
+}
+
+
+def lora_budget(
+    model: str, r: int, alpha: float, target_modules: str | list[str], *, use_rslora: bool = False
+) -> dict[str, float]:
+    """The explorer's computation without any widget: LoRA's trainable parameters and their share.
+
+    Args:
+        model: a name :func:`helpers.models.architecture` knows.
+        r: LoRA rank.
+        alpha: ``lora_alpha``.
+        target_modules: ``"all-linear"`` or a list of names (see :func:`helpers.lora.lora_parameter_count`).
+        use_rslora: scale by ``alpha / sqrt(r)`` instead of ``alpha / r``.
+
+    Returns:
+        ``{"trainable", "total", "share_pct", "scaling", "adapter_mb"}``: total counts base plus adapter
+        (as peft's ``print_trainable_parameters`` does); the adapter size assumes fp32 weights on disk.
+    """
+    import math
+
+    from helpers import lora, models
+
+    trainable = lora.lora_parameter_count(models.architecture(model), target_modules, r)
+    total = models.count_parameters(model) + trainable
+    return {
+        "trainable": trainable,
+        "total": total,
+        "share_pct": 100 * trainable / total,
+        "scaling": alpha / math.sqrt(r) if use_rslora else alpha / r,
+        "adapter_mb": trainable * 4 / 1e6,
+    }
+
+
+def lora_explorer(models_: dict[str, str] | None = None):
+    """An ipywidgets explorer: pick rank, alpha, rsLoRA and target modules; see the trainable
+    parameters, their share of the model and the scaling, for each model side by side.
+
+    Args:
+        models_: label -> model name (default :data:`LORA_EXPLORER_MODELS`: the embedded model and Qwen2.5-7B).
+
+    Returns:
+        The ``ipywidgets.VBox``; display it (it is the last expression of a cell) to use it.
+    """
+    import html
+
+    import ipywidgets as w
+
+    from helpers.lora import DECODER_LINEARS
+
+    chosen = models_ or LORA_EXPLORER_MODELS
+    style = {"description_width": "90px"}
+    rank = w.SelectionSlider(
+        options=[1, 2, 4, 8, 16, 32, 64, 128, 256], value=8, description="rank r", style=style
+    )
+    alpha = w.SelectionSlider(
+        options=[1, 2, 4, 8, 16, 32, 64, 128, 256], value=16, description="alpha", style=style
+    )
+    rslora = w.Checkbox(value=False, description="rsLoRA (alpha/sqrt(r))", style=style)
+    targets = w.SelectMultiple(
+        options=list(DECODER_LINEARS), value=("q_proj", "v_proj"), rows=7, description="targets", style=style
+    )
+    table = w.HTML()
+
+    def redraw(*_: object) -> None:
+        if not targets.value:
+            table.value = "<p>Pick at least one target module.</p>"
+            return
+        rows = []
+        for label, name in chosen.items():
+            b = lora_budget(name, rank.value, alpha.value, list(targets.value), use_rslora=rslora.value)
+            rows.append(
+                f"<tr><td>{html.escape(label)}</td><td>{b['trainable']:,}</td><td>{b['total']:,}</td>"
+                f"<td>{b['share_pct']:.3f}%</td><td>{b['scaling']:.3g}</td><td>{b['adapter_mb']:,.1f}</td></tr>"
+            )
+        head = "".join(
+            f"<th>{h}</th>" for h in ["model", "trainable", "total", "share", "scaling", "adapter MB (fp32)"]
+        )
+        table.value = f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+    for c in (rank, alpha, rslora, targets):
+        c.observe(redraw, names="value")
+    redraw()
+    return w.VBox([w.HBox([w.VBox([rank, alpha, rslora]), targets]), table])

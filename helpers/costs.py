@@ -1,0 +1,406 @@
+"""Back-of-the-envelope training costs: memory, FLOPs, GPU-hours and money for full fine-tuning, LoRA and QLoRA."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Bytes per element of the dtypes we estimate with.
+DTYPE_BYTES: dict[str, float] = {"fp32": 4, "bf16": 2, "fp16": 2}
+
+#: Optimizer state bytes per TRAINABLE parameter (for fp32 states; halved for "bf16" pure training).
+#: AdamW keeps two moments (m and v); 8-bit AdamW (bitsandbytes) keeps both in 1 byte each.
+OPTIMIZER_STATES: dict[str, int] = {"adamw": 2, "adamw_8bit": 2, "sgd_momentum": 1, "sgd": 0}
+
+#: NF4 storage per quantized weight: 4 bits + double-quantized absmax (8 bits per block of 64,
+#: plus one fp32 per 256 blocks) = 4.127 bits (Dettmers et al. 2023, QLoRA, section 3).
+NF4_BYTES = (4 + 8 / 64 + 32 / (64 * 256)) / 8
+
+#: Linear layers LoRA adapts by default here: every projection in attention and the MLP ("all-linear").
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+GiB = 2**30
+
+#: Accelerators for :func:`gpu_hours`: memory (GiB as sold, i.e. GB ~ GiB here), peak DENSE 16-bit
+#: tensor throughput (FLOP/s, datasheet, without 2:4 sparsity) and an illustrative on-demand price
+#: per GPU-hour in USD (late-2025 list prices of smaller clouds; hyperscalers charge 1.5-3x more).
+#: The T4 has no bf16: its figure is fp16. Prices are assumptions: pass your own to :func:`dollars`.
+GPUS: dict[str, dict[str, float]] = {
+    "T4": {"memory_gb": 16, "peak_flops": 65e12, "usd_per_hour": 0.35},
+    "A10G": {"memory_gb": 24, "peak_flops": 70e12, "usd_per_hour": 1.00},
+    "L4": {"memory_gb": 24, "peak_flops": 121e12, "usd_per_hour": 0.70},
+    "A100-80GB": {"memory_gb": 80, "peak_flops": 312e12, "usd_per_hour": 1.80},
+    "H100-80GB": {"memory_gb": 80, "peak_flops": 989e12, "usd_per_hour": 3.00},
+    "H200": {"memory_gb": 141, "peak_flops": 989e12, "usd_per_hour": 3.80},
+}
+
+#: Where a training run might live, with its usable memory in bytes. "8xH100" assumes the states
+#: are fully sharded over the 8 GPUs (FSDP / ZeRO-3) and the batch is split, so the total is 8 x 80 GB.
+HARDWARE: dict[str, float] = {
+    "laptop CPU RAM (16 GB)": 16e9,
+    "T4 (16 GB)": 16e9,
+    "A100 (80 GB)": 80e9,
+    "8xH100 (640 GB)": 8 * 80e9,
+}
+
+#: Fraction of a device's memory we let the estimate use: CUDA context (~0.5 GB), the allocator's
+#: fragmentation and, on a laptop, the operating system and browser need the rest.
+HEADROOM = 0.85
+
+
+def _shape(config: Any) -> dict[str, int]:
+    """The numbers the estimates need, from a transformers config (Llama/Qwen-style decoder)."""
+    h = config.hidden_size
+    heads = config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or h // heads
+    kv = getattr(config, "num_key_value_heads", None) or heads
+    return {
+        "h": h,
+        "i": config.intermediate_size,
+        "layers": config.num_hidden_layers,
+        "q": heads * head_dim,
+        "kv": kv * head_dim,
+        "heads": heads,
+        "vocab": config.vocab_size,
+    }
+
+
+def lora_parameters(config: Any, rank: int = 16, targets: tuple[str, ...] = LORA_TARGETS) -> int:
+    """Parameters LoRA adds: ``rank * (in + out)`` for every targeted linear layer in every block.
+
+    Args:
+        config: a transformers config (``helpers.models.architecture(name)``).
+        rank: the LoRA rank ``r``.
+        targets: which projections carry an adapter (names as in Llama/Qwen blocks).
+
+    Returns:
+        The number of trainable LoRA parameters (A and B matrices).
+    """
+    s = _shape(config)
+    dims = {
+        "q_proj": (s["h"], s["q"]),
+        "k_proj": (s["h"], s["kv"]),
+        "v_proj": (s["h"], s["kv"]),
+        "o_proj": (s["q"], s["h"]),
+        "gate_proj": (s["h"], s["i"]),
+        "up_proj": (s["h"], s["i"]),
+        "down_proj": (s["i"], s["h"]),
+    }
+    unknown = set(targets) - set(dims)
+    if unknown:
+        raise ValueError(f"Unknown LoRA target(s) {sorted(unknown)}; choose from {sorted(dims)}.")
+    return s["layers"] * sum(rank * (dims[t][0] + dims[t][1]) for t in targets)
+
+
+def activation_elements_per_token(config: Any, *, gradient_checkpointing: bool = False) -> dict[str, int]:
+    """Elements autograd keeps per token between forward and backward, split into blocks and head.
+
+    Assumptions (a Llama/Qwen block with SDPA attention, no dropout):
+      * per block: each RMSNorm keeps ~3 hidden-sized tensors (its input, the normalized value and
+        the output the next matmuls need) -> 6h for two norms; attention keeps q, k and v as SDPA
+        sees them (k and v repeated to all query heads, as transformers does whenever a padding mask
+        is present) and its output twice (SDPA's output and the contiguous copy ``o_proj`` reads)
+        -> 5q; the SwiGLU MLP keeps gate, SiLU(gate), up and their product -> 4i;
+      * SDPA uses a fused kernel, so no (seq x seq) attention matrix is stored (eager attention would
+        add heads x seq per token per layer);
+      * the head: the logits (vocab, compute dtype) plus three fp32 vocab-sized buffers alive around
+        the loss (the fp32 log-softmax output and two gradients during its backward). These are
+        counted in the head's own key because their dtype differs.
+      * gradient checkpointing keeps only each block's input (h) and recomputes one block at a time.
+
+    Args:
+        config: a transformers config.
+        gradient_checkpointing: whether blocks are recomputed in backward.
+
+    Returns:
+        ``{"blocks": elements in compute dtype, "logits": elements in compute dtype,
+        "loss_fp32": fp32 elements}`` per token.
+    """
+    s = _shape(config)
+    per_block = 6 * s["h"] + 5 * s["q"] + 4 * s["i"]
+    blocks = s["layers"] * s["h"] + per_block if gradient_checkpointing else s["layers"] * per_block
+    return {"blocks": blocks + 3 * s["h"], "logits": s["vocab"], "loss_fp32": 3 * s["vocab"]}
+
+
+def training_memory(
+    config: Any,
+    method: str,
+    *,
+    batch_size: int,
+    seq_len: int,
+    lora_rank: int = 16,
+    dtype: str = "bf16",
+    optimizer: str = "adamw",
+    gradient_checkpointing: bool = False,
+    n_params: int | None = None,
+) -> dict[str, float]:
+    """Estimate the memory one training step needs, split into weights, gradients, optimizer and activations.
+
+    What it covers and assumes (all in bytes):
+      * weights: every parameter in ``dtype``; for "qlora" the block linears are NF4
+        (:data:`NF4_BYTES` per weight) while embeddings, head and norms stay in ``dtype``
+        (bitsandbytes quantizes ``nn.Linear`` only, and transformers keeps ``lm_head`` unquantized).
+        LoRA adapters are kept in fp32 (peft up-casts adapters of a 16-bit model by default).
+      * gradients: one per TRAINABLE parameter, in the trainable weights' dtype (all parameters for
+        "full", only the adapters for "lora"/"qlora"). Counting them all at once is an upper bound:
+        during backward some activations are already freed when the last gradients appear.
+      * optimizer: :data:`OPTIMIZER_STATES` states per trainable parameter, in fp32, except that
+        "full" with ``dtype="bf16"`` means pure bf16 training (states in bf16, as
+        ``torch.optim.AdamW`` keeps them in the parameters' dtype). ``adamw_8bit``: 1 byte per state.
+        Mixed precision with fp32 master weights (the classic "16 bytes per parameter") is
+        ``dtype="fp32"`` for the states plus bf16 activations: run both and compare if you need it.
+      * activations: :func:`activation_elements_per_token` x ``batch_size * seq_len`` tokens.
+      * NOT covered: the framework itself (Python, torch and CUDA libraries and context, ~0.3-1 GB),
+        allocator caching and fragmentation, data loading, and evaluation or generation buffers.
+        :data:`HEADROOM` keeps room for them when deciding what fits.
+
+    Args:
+        config: a transformers config (``helpers.models.architecture(name)``).
+        method: "full", "lora" or "qlora".
+        batch_size: sequences per step (per device).
+        seq_len: tokens per sequence (padded length).
+        lora_rank: LoRA rank (ignored for "full").
+        dtype: "bf16", "fp16" or "fp32": weights and compute.
+        optimizer: a key of :data:`OPTIMIZER_STATES`.
+        gradient_checkpointing: recompute blocks in backward.
+        n_params: the exact parameter count if known (default: computed on the meta device).
+
+    Returns:
+        ``{"weights", "gradients", "optimizer", "activations", "total"}`` in bytes, plus
+        ``"params"`` and ``"trainable_params"`` (counts).
+    """
+    if method not in {"full", "lora", "qlora"}:
+        raise ValueError(f"method={method!r}; use 'full', 'lora' or 'qlora'.")
+    if dtype not in DTYPE_BYTES:
+        raise ValueError(f"dtype={dtype!r}; use one of {sorted(DTYPE_BYTES)}.")
+    if optimizer not in OPTIMIZER_STATES:
+        raise ValueError(f"optimizer={optimizer!r}; use one of {sorted(OPTIMIZER_STATES)}.")
+    if batch_size < 1 or seq_len < 1:
+        raise ValueError(f"batch_size={batch_size} and seq_len={seq_len} must be >= 1.")
+    if n_params is None:
+        from helpers.models import count_parameters
+
+        n_params = count_parameters(config)
+    b = DTYPE_BYTES[dtype]
+    s = _shape(config)
+    if method == "full":
+        trainable = n_params
+        weights = n_params * b
+        grad_bytes = b
+        state_bytes = 1 if optimizer == "adamw_8bit" else b
+    else:
+        trainable = lora_parameters(config, lora_rank)
+        grad_bytes = 4  # fp32 adapters
+        state_bytes = 1 if optimizer == "adamw_8bit" else 4
+        block_linear = s["layers"] * (2 * s["h"] * s["q"] + 2 * s["h"] * s["kv"] + 3 * s["h"] * s["i"])
+        base = (n_params - block_linear) * b + block_linear * (NF4_BYTES if method == "qlora" else b)
+        weights = base + trainable * 4
+    tokens = batch_size * seq_len
+    act = activation_elements_per_token(config, gradient_checkpointing=gradient_checkpointing)
+    compute_bytes = 2 if method == "qlora" and dtype == "fp32" else b  # QLoRA computes in 16 bit
+    activations = tokens * ((act["blocks"] + act["logits"]) * compute_bytes + act["loss_fp32"] * 4)
+    if method != "full":  # LoRA keeps x @ A (rank values) for every adapted projection
+        activations += tokens * s["layers"] * len(LORA_TARGETS) * lora_rank * 4
+    out = {
+        "weights": float(weights),
+        "gradients": float(trainable * grad_bytes),
+        "optimizer": float(trainable * OPTIMIZER_STATES[optimizer] * state_bytes),
+        "activations": float(activations),
+    }
+    out["total"] = sum(out.values())
+    out["params"] = n_params
+    out["trainable_params"] = trainable
+    return out
+
+
+def fits(
+    total_bytes: float, hardware: dict[str, float] | None = None, *, headroom: float = HEADROOM
+) -> dict[str, bool]:
+    """Which hardware can hold a training step of ``total_bytes``.
+
+    Args:
+        total_bytes: e.g. ``training_memory(...)["total"]``.
+        hardware: ``{label: usable bytes}``; default :data:`HARDWARE`.
+        headroom: the fraction of each device's memory the estimate may use.
+
+    Returns:
+        ``{label: True if total_bytes <= headroom * capacity}``.
+    """
+    hardware = HARDWARE if hardware is None else hardware
+    return {name: total_bytes <= headroom * cap for name, cap in hardware.items()}
+
+
+def training_flops(n_params: float, n_tokens: float, method: str = "full") -> float:
+    """Training FLOPs with the standard ``6 N D`` rule (Kaplan et al. 2020).
+
+    Assumptions: a dense decoder where the matmuls dominate; forward = 2 N FLOPs per token, backward
+    = 4 N (gradients w.r.t. activations AND w.r.t. weights). Attention's ``seq x seq`` FLOPs are left
+    out (they add ~12 L h s per token: < 10% at 4K context for 7B+ models).
+
+    For LoRA/QLoRA the frozen weights still carry the forward (2 N) and the activation gradients
+    (2 N), but not the weight gradients: ``4 N D`` (the adapters' own FLOPs are negligible). QLoRA's
+    NF4 dequantization is memory-bound work that this count does not see (it shows up as lower MFU).
+
+    Args:
+        n_params: parameters N (all of them, frozen or not).
+        n_tokens: tokens processed D (examples x tokens per example x epochs).
+        method: "full", "lora" or "qlora".
+
+    Returns:
+        FLOPs.
+    """
+    per_token = {"full": 6, "lora": 4, "qlora": 4}
+    if method not in per_token:
+        raise ValueError(f"method={method!r}; use 'full', 'lora' or 'qlora'.")
+    return per_token[method] * n_params * n_tokens
+
+
+def gpu_hours(flops: float, gpu: str = "A100-80GB", mfu: float = 0.4) -> float:
+    """GPU-hours to execute ``flops`` at a model-FLOPs utilization ``mfu`` of the GPU's dense 16-bit peak.
+
+    MFU (Chowdhery et al. 2022, PaLM) is useful model FLOPs / peak FLOPs. Well-tuned large runs reach
+    0.35-0.55 (PaLM 46%, Llama 3 405B 38-43%); small fine-tuning jobs with short padded batches often
+    reach only 0.1-0.3. 0.4 is our stated default for a large, well-engineered pretraining run.
+
+    Args:
+        flops: e.g. :func:`training_flops`.
+        gpu: a key of :data:`GPUS`.
+        mfu: utilization in (0, 1].
+
+    Returns:
+        GPU-hours.
+    """
+    if gpu not in GPUS:
+        raise ValueError(f"Unknown gpu {gpu!r}; choose from {sorted(GPUS)} or add it to GPUS.")
+    if not 0 < mfu <= 1:
+        raise ValueError(f"mfu={mfu} must be in (0, 1]; typical values are 0.2-0.5.")
+    return flops / (GPUS[gpu]["peak_flops"] * mfu) / 3600
+
+
+def implied_mfu(flops: float, hours: float, gpu: str = "A100-80GB") -> float:
+    """The MFU a published GPU-hour figure implies: ``flops / (hours * 3600 * peak)``.
+
+    Args:
+        flops: the work done (e.g. ``training_flops(N, D)``).
+        hours: the published GPU-hours.
+        gpu: a key of :data:`GPUS`.
+
+    Returns:
+        The utilization, between 0 and 1 for a plausible report.
+    """
+    return flops / (hours * 3600 * GPUS[gpu]["peak_flops"])
+
+
+def dollars(gpu_hours: float, price_per_hour: float) -> float:
+    """The bill: ``gpu_hours * price_per_hour`` (on-demand, no discounts, storage or engineers' time).
+
+    Args:
+        gpu_hours: GPU-hours, e.g. :func:`gpu_hours`.
+        price_per_hour: USD per GPU-hour (see :data:`GPUS` for illustrative prices).
+
+    Returns:
+        USD.
+    """
+    if gpu_hours < 0 or price_per_hour < 0:
+        raise ValueError(f"gpu_hours={gpu_hours} and price_per_hour={price_per_hour} must be >= 0.")
+    return gpu_hours * price_per_hour
+
+
+_MEASURE_CHILD = r"""
+import json, sys, time
+import torch
+from transformers import AutoModelForCausalLM
+from peft import LoraConfig, get_peft_model
+from helpers.models import embedded_model_path
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(key)
+
+method, batch, seq, steps, rank = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+torch.manual_seed(0)
+path = embedded_model_path(verbose=False)
+baseline = status("VmRSS")  # Python + torch + transformers + peft imported, nothing else
+model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+if method == "lora":
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=targets))
+model.train()
+optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+ids = torch.randint(0, model.config.vocab_size, (batch, seq))
+mask = torch.ones_like(ids)
+mask[0, : seq // 4] = 0  # some left padding, as in real batches
+try:
+    open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current RSS
+    reset = True
+except OSError:
+    reset = False
+start = time.perf_counter()
+for _ in range(steps):
+    loss = model(input_ids=ids, attention_mask=mask, labels=ids).loss
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+print(json.dumps({"baseline": baseline, "peak": status("VmHWM"), "reset": reset,
+                  "seconds": time.perf_counter() - start, "loss": float(loss)}))
+"""
+
+
+def measure_training_peak(
+    method: str = "lora",
+    *,
+    batch_size: int = 2,
+    seq_len: int = 128,
+    steps: int = 2,
+    lora_rank: int = 16,
+    return_freed_memory: bool = True,
+) -> dict[str, float]:
+    """Train the embedded model a few fp32 steps in a FRESH Python process and report its peak memory.
+
+    The child imports torch/transformers/peft, records its resident memory (the framework baseline),
+    loads the embedded SmolLM2-135M in fp32, optionally wraps it with LoRA (all linear projections),
+    then runs ``steps`` AdamW steps on random tokens. Linux only: it reads ``/proc/self/status``
+    and resets the peak counter after loading, so loading transients do not count.
+
+    Args:
+        method: "full" or "lora".
+        batch_size: sequences per step.
+        seq_len: tokens per sequence.
+        steps: optimizer steps (the optimizer states exist from the first step on).
+        lora_rank: LoRA rank for method "lora".
+        return_freed_memory: pin glibc's mmap threshold so freed tensors leave the resident set
+            at once. Without it the allocator keeps freed blocks for reuse and the peak RSS also
+            counts that cache (the CPU analogue of PyTorch's CUDA caching allocator), which
+            :func:`training_memory` does not model.
+
+    Returns:
+        ``{"measured": peak - baseline bytes, "peak", "baseline", "seconds", "loss"}``.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from helpers.env import ROOT
+
+    if method not in {"full", "lora"}:
+        raise ValueError(f"method={method!r}; the CPU measurement supports 'full' and 'lora'.")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TOKENIZERS_PARALLELISM": "false"}
+    if return_freed_memory:  # glibc: serve big blocks with mmap and unmap them on free (no caching)
+        env.update({"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "131072"})
+    args = [method, str(batch_size), str(seq_len), str(steps), str(lora_rank)]
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURE_CHILD, *args], capture_output=True, text=True, env=env, cwd=str(ROOT)
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"The measuring subprocess failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+        )
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if not result["reset"]:
+        raise RuntimeError(
+            "Could not reset the peak-RSS counter (/proc/self/clear_refs); the peak would include loading."
+        )
+    result["measured"] = result["peak"] - result["baseline"]
+    return result
