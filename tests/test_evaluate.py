@@ -1,0 +1,239 @@
+"""Tests for helpers.evaluate: JSON parsing and scoring, batched greedy generation, perplexity, tables."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from helpers import evaluate as ev
+from helpers.models import tiny_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+T_EN = json.dumps({"customer": "Ada Lovelace", "product": "hand mixer", "quantity": 3, "city": "Reno"})
+T_ZH = json.dumps(
+    {"customer": "魏慧敏", "product": "标签打印机", "quantity": 10, "city": "金华"}, ensure_ascii=False
+)
+
+
+# --- parse_json -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [T_EN, f"  {T_EN}\n", f"```json\n{T_EN}\n```", f"```\n{T_EN}```", json.dumps(json.loads(T_EN), indent=2)],
+)
+def test_parse_json_accepts_object_whitespace_and_one_fence(text: str) -> None:
+    assert ev.parse_json(text) == json.loads(T_EN)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        None,
+        "not json",
+        T_EN[:-1],  # truncated
+        T_EN + "\nThis JSON lists the order.",  # trailing chatter: a program would fail too
+        "Here it is: " + T_EN,
+        '{"customer": "Ada",}',  # trailing comma
+        "{'customer': 'Ada'}",  # single quotes
+        "[1, 2]",  # valid JSON but not an object
+        '"just a string"',
+        "```json\n" + T_EN,  # unclosed fence
+    ],
+)
+def test_parse_json_rejects_everything_else(text: str | None) -> None:
+    assert ev.parse_json(text) is None
+
+
+def test_parse_json_keeps_chinese_and_unescapes() -> None:
+    assert ev.parse_json(T_ZH)["city"] == "金华"
+    escaped = json.dumps(json.loads(T_ZH))  # \u91d1\u534e: same value once parsed
+    assert ev.parse_json(escaped) == json.loads(T_ZH)
+
+
+# --- scoring --------------------------------------------------------------------------------------
+
+
+def test_score_extraction_hand_made_cases() -> None:
+    zh = json.loads(T_ZH)
+    preds = [
+        T_EN,  # exact
+        json.dumps({**json.loads(T_EN), "quantity": "3"}),  # "3" is not 3
+        json.dumps({**zh, "city": "徐州"}, ensure_ascii=False),  # wrong Chinese city
+        "I cannot help with that.",  # invalid
+    ]
+    s = ev.score_extraction(preds, [T_EN, T_EN, T_ZH, T_ZH])
+    assert s["n"] == 4
+    assert s["json_valid"] == pytest.approx(3 / 4)
+    assert s["exact_match"] == pytest.approx(1 / 4)
+    assert list(s["field_exact"]) == ["customer", "product", "quantity", "city"]
+    assert s["field_exact"] == pytest.approx(
+        {"customer": 3 / 4, "product": 3 / 4, "quantity": 2 / 4, "city": 2 / 4}
+    )
+
+
+def test_missing_key_is_wrong_even_when_target_is_null_and_extra_key_breaks_exact() -> None:
+    target = json.dumps({"customer": "Ada", "product": "kettle", "quantity": None, "city": None})
+    no_city = json.dumps({"customer": "Ada", "product": "kettle", "quantity": None})
+    r = ev.compare_one(no_city, target)
+    assert r["json_valid"] and not r["exact"] and r["wrong_fields"] == ["city"]
+    extra = json.dumps({**json.loads(target), "note": "x"})
+    r = ev.compare_one(extra, target)
+    assert r["wrong_fields"] == [] and not r["exact"]  # every field right, but not the same record
+    assert ev.compare_one(target, target)["exact"]
+
+
+def test_score_extraction_rejects_bad_inputs() -> None:
+    with pytest.raises(ValueError, match="pair up"):
+        ev.score_extraction([T_EN], [T_EN, T_EN])
+    with pytest.raises(ValueError, match="not a JSON object"):
+        ev.score_extraction([T_EN], ["oops"])
+    with pytest.raises(ValueError, match="empty"):
+        ev.score_extraction([], [])
+
+
+def test_error_rows_grouping_and_tables() -> None:
+    recs = [
+        {"messages": [{"role": "user", "content": "u1"}, {"role": "assistant", "content": T_EN}],
+         "meta": {"lang": "en", "tags": []}},
+        {"messages": [{"role": "user", "content": "u2"}, {"role": "assistant", "content": T_ZH}],
+         "meta": {"lang": "zh", "tags": ["correction:city", "number_words"]}},
+        {"messages": [{"role": "user", "content": "u3"}, {"role": "assistant", "content": T_ZH}],
+         "meta": {"lang": "zh", "tags": ["number_words"]}},
+    ]  # fmt: skip
+    preds = [T_EN, json.dumps({**json.loads(T_ZH), "city": "徐州"}, ensure_ascii=False), "nope"]
+    rows = ev.error_rows(recs, preds)
+    assert [r["exact"] for r in rows] == [True, False, False]
+    assert rows[1]["wrong_fields"] == ["city"] and rows[1]["user"] == "u2"
+    assert ev.group_failures(rows, "field") == {
+        "<invalid json>": {"n": 3, "failed": 1},
+        "city": {"n": 3, "failed": 1},
+    }
+    assert ev.group_failures(rows, "lang") == {"zh": {"n": 2, "failed": 2}, "en": {"n": 1, "failed": 0}}
+    by_tag = ev.group_failures(rows, "tag")
+    assert by_tag["number_words"] == {"n": 2, "failed": 2} and by_tag["<none>"] == {"n": 1, "failed": 0}
+    with pytest.raises(ValueError, match="grouping"):
+        ev.group_failures(rows, "colour")
+    table = ev.comparison_table(
+        {
+            "base": ev.score_extraction(["x"] * 3, [T_EN, T_ZH, T_ZH]),
+            "tuned": ev.score_extraction(preds, [T_EN, T_ZH, T_ZH]),
+        }
+    )
+    assert table.loc["exact_match", "delta"] == pytest.approx(1 / 3)
+    assert table.loc["field:city", "tuned"] == pytest.approx(1 / 3)
+    html = ev.side_by_side_html(
+        [{"user": "<b>", "target": T_ZH, "base": "x", "tuned": T_ZH, "tuned_ok": True}]
+    )
+    assert "&lt;b&gt;" in html and "金华" in html and "#e6f4ea" in html
+
+
+# --- generation -----------------------------------------------------------------------------------
+
+PROMPTS = [
+    [{"role": "system", "content": "Extract JSON."}, {"role": "user", "content": text}]
+    for text in ["Hi", "Please send three kettles to Reno, thanks a lot.", "我叫王伟，住在北京。", "ok " * 15]
+]
+
+
+@functools.cache
+def lively_tiny(arch: str = "qwen2"):
+    """A tiny model whose weights are scaled up: at the default init std (0.02) a 2-layer random model
+    repeats one token whatever the prompt, which would make a padding test pass vacuously."""
+    model, tok = tiny_model(arch)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 2:
+                p.normal_(0, 0.5)
+    return model, tok
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "llama"])
+def test_generate_batched_left_padding_matches_one_by_one(arch: str) -> None:
+    model, tok = lively_tiny(arch)
+    lengths = {len(t) for t in ev.render_prompts(tok, PROMPTS)}
+    assert len(lengths) == len(PROMPTS)  # the prompts differ in length, so the batch really is padded
+    batched = ev.generate(model, tok, PROMPTS, max_new_tokens=12, batch_size=4, progress=False)
+    single = [
+        ev.generate(model, tok, [p], max_new_tokens=12, batch_size=1, progress=False)[0] for p in PROMPTS
+    ]
+    assert batched == single
+    assert len(set(batched)) == len(PROMPTS) and all(batched)  # prompt-dependent answers: not vacuous
+    assert tok.padding_side == "right"  # generate() pads left per call; the tokenizer is left as it was
+
+
+def test_generate_right_padding_would_differ() -> None:
+    """The control for the test above: right padding puts pad tokens between prompt and answer."""
+    model, tok = lively_tiny("qwen2")
+    texts = ev.render_prompts(tok, PROMPTS)
+    batch = tok(texts, return_tensors="pt", padding=True, padding_side="right", add_special_tokens=False)
+    out = model.generate(**batch, do_sample=False, max_new_tokens=12, pad_token_id=tok.pad_token_id)
+    right = [tok.decode(r[batch["input_ids"].shape[1] :], skip_special_tokens=True).strip() for r in out]
+    single = [ev.generate(model, tok, [p], max_new_tokens=12, progress=False)[0] for p in PROMPTS]
+    assert right != single
+
+
+def test_generate_stops_at_eos() -> None:
+    """Force the end-of-turn token as the 3rd new token: the answer must be exactly the first two."""
+    model, tok = lively_tiny("qwen2")
+    calls = {"n": 0}
+
+    def force_eos_on_third_step(module, inputs, output):
+        calls["n"] += 1
+        if calls["n"] == 3:  # call 1 = prefill (token 1), call 2 = token 2, call 3 = token 3
+            output = output.clone()
+            output[..., tok.eos_token_id] = 1e4
+        return output
+
+    two = ev.generate(model, tok, PROMPTS[:2], max_new_tokens=2, batch_size=2, progress=False)
+    handle = model.lm_head.register_forward_hook(force_eos_on_third_step)
+    try:
+        stopped = ev.generate(model, tok, PROMPTS[:2], max_new_tokens=30, batch_size=2, progress=False)
+    finally:
+        handle.remove()
+    assert calls["n"] == 3  # no forward pass after every row ended
+    assert stopped == two
+
+
+def test_generate_restores_training_mode_and_checks_prompts() -> None:
+    model, tok = tiny_model("qwen2")
+    model.train()
+    ev.generate(model, tok, PROMPTS[:1], max_new_tokens=2, progress=False)
+    assert model.training
+    with pytest.raises(ValueError, match="assistant"):
+        ev.generate(model, tok, [[*PROMPTS[0], {"role": "assistant", "content": "x"}]], progress=False)
+
+
+def test_max_new_tokens_for_fits_the_longest_target() -> None:
+    _, tok = tiny_model("qwen2")
+    n = ev.max_new_tokens_for(tok, [T_EN, T_ZH], margin=5)
+    assert n == max(len(tok(t)["input_ids"]) for t in [T_EN, T_ZH]) + 1 + 5
+
+
+# --- perplexity -----------------------------------------------------------------------------------
+
+
+def _features(tok, n_prompt: int, n_answer: int, seed: int) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(10, 1000, (n_prompt + n_answer,), generator=g).tolist()
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": [-100] * n_prompt + ids[n_prompt:]}
+
+
+def test_perplexity_matches_the_model_loss_and_ignores_padding() -> None:
+    model, tok = tiny_model("qwen2")
+    a, b = _features(tok, 7, 5, 0), _features(tok, 3, 11, 1)
+    with torch.no_grad():
+        losses = [model(**{k: torch.tensor([v]) for k, v in f.items()}).loss.item() for f in (a, b)]
+    one = ev.perplexity(model, [a], progress=False)
+    assert one["loss"] == pytest.approx(losses[0], rel=1e-5)
+    assert one["perplexity"] == pytest.approx(torch.tensor(losses[0]).exp().item(), rel=1e-5)
+    both = ev.perplexity(model, [a, b], batch_size=2, progress=False)  # padded batch
+    assert both["n_tokens"] == 5 + 11  # every answer token is predicted from the token before it
+    assert both["loss"] == pytest.approx((losses[0] * 5 + losses[1] * 11) / 16, rel=1e-5)
