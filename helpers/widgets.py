@@ -206,3 +206,72 @@ def lora_explorer(models_: dict[str, str] | None = None):
         c.observe(redraw, names="value")
     redraw()
     return w.VBox([w.HBox([w.VBox([rank, alpha, rslora]), targets]), table])
+
+
+# ---------------------------------------------------------------------------------------------
+# Base vs tuned viewer (notebook 05)
+# ---------------------------------------------------------------------------------------------
+
+
+def base_vs_tuned_viewer(rows: list[dict[str, Any]]):
+    """An ipywidgets viewer: step through test examples and compare the base and tuned answers.
+
+    Args:
+        rows: one dict per example with ``user``, ``target``, ``base``, ``tuned`` and optionally
+            ``lang``, ``tags``, ``base_ok`` and ``tuned_ok`` (booleans: exact match or not).
+
+    Returns:
+        The ``ipywidgets.VBox``; display it (it is the last expression of a cell) to use it. Filters:
+        language, and "only where they differ" / "only tuned failures".
+    """
+    import html
+
+    import ipywidgets as w
+
+    if not rows:
+        raise ValueError("rows is empty; build them from the test records and both models' answers.")
+    langs = sorted({str(r.get("lang", "?")) for r in rows})
+    lang = w.ToggleButtons(options=["all", *langs], value="all", description="language")
+    show = w.ToggleButtons(options=["all", "base ≠ tuned", "tuned wrong"], value="all", description="show")
+    index = w.IntSlider(min=0, max=len(rows) - 1, value=0, description="example", continuous_update=False)
+    view = w.HTML()
+
+    def selected() -> list[dict[str, Any]]:
+        keep = [r for r in rows if lang.value == "all" or str(r.get("lang", "?")) == lang.value]
+        if show.value == "base ≠ tuned":
+            keep = [r for r in keep if r["base"] != r["tuned"]]
+        elif show.value == "tuned wrong":
+            keep = [r for r in keep if not r.get("tuned_ok", False)]
+        return keep
+
+    def box(title: str, text: str, ok: bool | None = None) -> str:
+        colour = {True: "#e6f4ea", False: "#fce8e6", None: "#f5f5f5"}[ok]
+        mark = {True: " ✅", False: " ❌", None: ""}[ok]
+        return (
+            f"<div style='margin:4px 0'><b>{title}{mark}</b><pre style='background:{colour};padding:4px;"
+            f"white-space:pre-wrap;margin:2px 0'>{html.escape(str(text))}</pre></div>"
+        )
+
+    def redraw(*_: Any) -> None:
+        keep = selected()
+        if not keep:
+            index.max, index.disabled = 0, True
+            view.value = "<p>No example matches these filters.</p>"
+            return
+        index.disabled = False
+        index.max = len(keep) - 1
+        r = keep[min(index.value, index.max)]
+        tags = ", ".join(r.get("tags") or []) or "none"
+        view.value = (
+            f"<p>{len(keep)} examples match | language {html.escape(str(r.get('lang', '?')))} | "
+            f"tags {html.escape(tags)}</p>"
+            + box("prompt", r["user"])
+            + box("target", r["target"])
+            + box("base", r["base"], r.get("base_ok"))
+            + box("tuned", r["tuned"], r.get("tuned_ok"))
+        )
+
+    for c in (lang, show, index):
+        c.observe(redraw, names="value")
+    redraw()
+    return w.VBox([lang, show, index, view])
