@@ -2,6 +2,118 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+# ---------------------------------------------------------------------------------------------
+# Memory planner (notebook 02)
+# ---------------------------------------------------------------------------------------------
+
+
+def plan_memory(
+    model: str,
+    method: str = "lora",
+    *,
+    lora_rank: int = 16,
+    batch_size: int = 4,
+    seq_len: int = 512,
+    dtype: str = "bf16",
+    gradient_checkpointing: bool = False,
+    optimizer: str = "adamw",
+) -> dict[str, Any]:
+    """The planner's computation without any widget: a memory estimate and where it fits.
+
+    Args:
+        model: a name :func:`helpers.models.architecture` knows.
+        method: "full", "lora" or "qlora".
+        lora_rank: LoRA rank.
+        batch_size: sequences per step.
+        seq_len: tokens per sequence.
+        dtype: "bf16", "fp16" or "fp32".
+        gradient_checkpointing: recompute blocks in backward.
+        optimizer: a key of :data:`helpers.costs.OPTIMIZER_STATES`.
+
+    Returns:
+        ``{"memory": training_memory(...) dict, "fits": {hardware: bool}}``.
+    """
+    from helpers import costs, models
+
+    memory = costs.training_memory(
+        models.architecture(model),
+        method,
+        batch_size=batch_size,
+        seq_len=seq_len,
+        lora_rank=lora_rank,
+        dtype=dtype,
+        optimizer=optimizer,
+        gradient_checkpointing=gradient_checkpointing,
+        n_params=models.count_parameters(model),
+    )
+    return {"memory": memory, "fits": costs.fits(memory["total"])}
+
+
+def memory_planner(model: str | None = None, models_list: list[str] | None = None):
+    """An ipywidgets explorer: pick model, method, rank, batch, sequence length, dtype and checkpointing;
+    see the stacked memory bar and which hardware it fits (laptop RAM, T4, A100, 8xH100).
+
+    Args:
+        model: the model selected at start (default Qwen2.5-7B-Instruct).
+        models_list: the models offered (default every entry of ``helpers.models.ARCHITECTURES``).
+
+    Returns:
+        The ``ipywidgets.VBox``; display it (it is the last expression of a cell) to use it.
+    """
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    from helpers import costs, models, plots
+
+    names = models_list or list(models.ARCHITECTURES)
+    model = model or "Qwen/Qwen2.5-7B-Instruct"
+    style = {"description_width": "110px"}
+    controls = {
+        "model": w.Dropdown(options=names, value=model, description="model", style=style),
+        "method": w.ToggleButtons(
+            options=["full", "lora", "qlora"], value="lora", description="method", style=style
+        ),
+        "lora_rank": w.SelectionSlider(
+            options=[4, 8, 16, 32, 64, 128], value=16, description="LoRA rank", style=style
+        ),
+        "batch_size": w.SelectionSlider(
+            options=[1, 2, 4, 8, 16, 32], value=4, description="batch", style=style
+        ),
+        "seq_len": w.SelectionSlider(
+            options=[128, 256, 512, 1024, 2048, 4096, 8192], value=512, description="seq length", style=style
+        ),
+        "dtype": w.ToggleButtons(options=["bf16", "fp32"], value="bf16", description="dtype", style=style),
+        "gradient_checkpointing": w.Checkbox(value=False, description="gradient checkpointing", style=style),
+    }
+    out = w.Output()
+
+    def redraw(*_: Any) -> None:
+        values = {k: c.value for k, c in controls.items()}
+        result = plan_memory(**values)
+        mem = result["memory"]
+        label = f"{values['model'].split('/')[-1]} {values['method']}"
+        limits = {k: v for k, v in costs.HARDWARE.items() if v <= max(2 * mem["total"], 20e9)}
+        with out:
+            out.clear_output(wait=True)
+            fig = plots.memory_breakdown(
+                {label: mem}, limits=limits, title="Estimated training memory", unit=1e9, unit_name="GB"
+            )
+            fig.set_size_inches(7, 2.6)
+            plt.show(fig)
+            verdict = "   ".join(f"{'✅' if ok else '❌'} {hw}" for hw, ok in result["fits"].items())
+            print(
+                f"total {mem['total'] / 1e9:,.1f} GB  (trainable {mem['trainable_params']:,} of "
+                f"{mem['params']:,} parameters)\n{verdict}"
+            )
+
+    for c in controls.values():
+        c.observe(redraw, names="value")
+    redraw()
+    return w.VBox([*controls.values(), out])
+
+
 # ---------------------------------------------------------------------------------------------
 # LoRA budget explorer (notebook 03)
 # ---------------------------------------------------------------------------------------------
@@ -94,3 +206,72 @@ def lora_explorer(models_: dict[str, str] | None = None):
         c.observe(redraw, names="value")
     redraw()
     return w.VBox([w.HBox([w.VBox([rank, alpha, rslora]), targets]), table])
+
+
+# ---------------------------------------------------------------------------------------------
+# Base vs tuned viewer (notebook 05)
+# ---------------------------------------------------------------------------------------------
+
+
+def base_vs_tuned_viewer(rows: list[dict[str, Any]]):
+    """An ipywidgets viewer: step through test examples and compare the base and tuned answers.
+
+    Args:
+        rows: one dict per example with ``user``, ``target``, ``base``, ``tuned`` and optionally
+            ``lang``, ``tags``, ``base_ok`` and ``tuned_ok`` (booleans: exact match or not).
+
+    Returns:
+        The ``ipywidgets.VBox``; display it (it is the last expression of a cell) to use it. Filters:
+        language, and "only where they differ" / "only tuned failures".
+    """
+    import html
+
+    import ipywidgets as w
+
+    if not rows:
+        raise ValueError("rows is empty; build them from the test records and both models' answers.")
+    langs = sorted({str(r.get("lang", "?")) for r in rows})
+    lang = w.ToggleButtons(options=["all", *langs], value="all", description="language")
+    show = w.ToggleButtons(options=["all", "base ≠ tuned", "tuned wrong"], value="all", description="show")
+    index = w.IntSlider(min=0, max=len(rows) - 1, value=0, description="example", continuous_update=False)
+    view = w.HTML()
+
+    def selected() -> list[dict[str, Any]]:
+        keep = [r for r in rows if lang.value == "all" or str(r.get("lang", "?")) == lang.value]
+        if show.value == "base ≠ tuned":
+            keep = [r for r in keep if r["base"] != r["tuned"]]
+        elif show.value == "tuned wrong":
+            keep = [r for r in keep if not r.get("tuned_ok", False)]
+        return keep
+
+    def box(title: str, text: str, ok: bool | None = None) -> str:
+        colour = {True: "#e6f4ea", False: "#fce8e6", None: "#f5f5f5"}[ok]
+        mark = {True: " ✅", False: " ❌", None: ""}[ok]
+        return (
+            f"<div style='margin:4px 0'><b>{title}{mark}</b><pre style='background:{colour};padding:4px;"
+            f"white-space:pre-wrap;margin:2px 0'>{html.escape(str(text))}</pre></div>"
+        )
+
+    def redraw(*_: Any) -> None:
+        keep = selected()
+        if not keep:
+            index.max, index.disabled = 0, True
+            view.value = "<p>No example matches these filters.</p>"
+            return
+        index.disabled = False
+        index.max = len(keep) - 1
+        r = keep[min(index.value, index.max)]
+        tags = ", ".join(r.get("tags") or []) or "none"
+        view.value = (
+            f"<p>{len(keep)} examples match | language {html.escape(str(r.get('lang', '?')))} | "
+            f"tags {html.escape(tags)}</p>"
+            + box("prompt", r["user"])
+            + box("target", r["target"])
+            + box("base", r["base"], r.get("base_ok"))
+            + box("tuned", r["tuned"], r.get("tuned_ok"))
+        )
+
+    for c in (lang, show, index):
+        c.observe(redraw, names="value")
+    redraw()
+    return w.VBox([lang, show, index, view])
