@@ -1,0 +1,418 @@
+"""LoRA supervised fine-tuning as a tested script: FinetuneConfig, train(), ensure_adapter() and a CLI."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import resource
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from helpers import env
+from helpers.models import DEFAULT_MODEL, load_model, tiny_model
+
+#: Written last into an adapter folder; its presence marks the folder as complete.
+ADAPTER_MARKER = "lora_lab_adapter.json"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", ADAPTER_MARKER)
+
+
+@dataclass
+class FinetuneConfig:
+    """Everything one LoRA SFT run needs; every field can be set from YAML or the command line.
+
+    The defaults are the course's CPU recipe (notebook 04's default run on the embedded model).
+    """
+
+    model: str = DEFAULT_MODEL  # or a hub id / local folder, or "tiny:qwen2" / "tiny:llama" for tests
+    data_dir: str = "data/extraction"  # relative paths are tried from the cwd, then from the repo root
+    output_dir: str | None = None  # where the adapter goes; default env.artifacts_dir() / "adapter"
+    checkpoint_dir: str | None = None  # Trainer checkpoints; default <output_dir>-checkpoints
+    max_steps: int = 60
+    per_device_train_batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 1e-3
+    lr_scheduler_type: str = "linear"
+    warmup_steps: int = 5
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    target_modules: str | list[str] = "all-linear"
+    max_length: int = 256
+    max_train_examples: int | None = None  # None: the whole train split
+    max_eval_examples: int | None = 64  # validation examples used for the validation loss
+    per_device_eval_batch_size: int = 16
+    eval_steps: int = 10  # 0 disables evaluation during training
+    logging_steps: int = 5
+    save_steps: int = 0  # 0: no intermediate checkpoints
+    save_total_limit: int | None = 2
+    train_sampling_strategy: str = "group_by_length"  # "random" | "group_by_length" | "sequential"
+    seed: int = 0
+    bf16: bool | None = None  # None: env.bf16_supported() decides (fast bf16 CPU or GPU)
+    gradient_checkpointing: bool = False
+    resume_from_checkpoint: str | None = None  # a checkpoint folder, or "last" for the newest one
+    disable_tqdm: bool = False
+
+    def resolved_output_dir(self) -> Path:
+        return Path(self.output_dir) if self.output_dir else env.artifacts_dir() / "adapter"
+
+    def resolved_checkpoint_dir(self) -> Path:
+        if self.checkpoint_dir:
+            return Path(self.checkpoint_dir)
+        out = self.resolved_output_dir()
+        return out.with_name(out.name + "-checkpoints")
+
+    def resolved_bf16(self) -> bool:
+        return env.bf16_supported() if self.bf16 is None else bool(self.bf16)
+
+
+def resolve_data_dir(data_dir: str | os.PathLike) -> Path:
+    """Find ``data_dir`` relative to the cwd first, then to the repository root.
+
+    Raises:
+        FileNotFoundError: naming both places tried and how to fix it.
+    """
+    path = Path(data_dir).expanduser()
+    for candidate in (path, env.ROOT / path):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(
+        f"Data folder {str(data_dir)!r} not found (tried {path.resolve()} and {env.ROOT / path}).\n"
+        "Fix: pass data_dir= a folder holding train.jsonl / validation.jsonl / test.jsonl "
+        "(the course's is data/extraction)."
+    )
+
+
+def load_model_for_training(name: str, *, seed: int = 0) -> tuple[Any, Any]:
+    """Load ``(model, tokenizer)`` in train-ready form: fp32 weights on CPU, "tiny:<arch>" for tests."""
+    if name.startswith("tiny:"):
+        model, tokenizer = tiny_model(name.split(":", 1)[1], seed=seed)
+    else:
+        model, tokenizer = load_model(name)
+    model.config.use_cache = False  # the KV cache is useless in training and costs memory
+    return model, tokenizer
+
+
+def lora_config(cfg: FinetuneConfig):
+    """The ``peft.LoraConfig`` for ``cfg`` (causal LM, no bias)."""
+    from peft import LoraConfig
+
+    targets = cfg.target_modules
+    if isinstance(targets, str) and targets != "all-linear":
+        targets = [t.strip() for t in targets.split(",") if t.strip()]
+    return LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=targets,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+
+
+def build_datasets(cfg: FinetuneConfig, tokenizer) -> tuple[Any, Any, dict[str, Any]]:
+    """Tokenize the train and validation splits with the label mask; return ``(train, val, report)``."""
+    from datasets import Dataset
+
+    from helpers import data
+
+    splits = data.load_splits(resolve_data_dir(cfg.data_dir))
+    train_records = splits["train"][: cfg.max_train_examples] if cfg.max_train_examples else splits["train"]
+    val_records = (
+        splits["validation"][: cfg.max_eval_examples] if cfg.max_eval_examples else splits["validation"]
+    )
+    train_feats, train_report = data.tokenize_records(train_records, tokenizer, cfg.max_length)
+    val_feats, val_report = data.tokenize_records(val_records, tokenizer, cfg.max_length)
+    if not train_feats:
+        raise ValueError(
+            f"No training example fits max_length={cfg.max_length} ({train_report}). Fix: raise max_length."
+        )
+    train_ds = Dataset.from_list([dict(f) for f in train_feats])
+    val_ds = Dataset.from_list([dict(f) for f in val_feats]) if val_feats else None
+    return train_ds, val_ds, {"train": train_report, "validation": val_report}
+
+
+def training_arguments(cfg: FinetuneConfig, **overrides: Any):
+    """``transformers.TrainingArguments`` for ``cfg`` (checkpoints in ``cfg.resolved_checkpoint_dir()``)."""
+    from transformers import TrainingArguments
+
+    has_eval = cfg.eval_steps > 0
+    kwargs: dict[str, Any] = dict(
+        output_dir=str(cfg.resolved_checkpoint_dir()),
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.per_device_train_batch_size,
+        per_device_eval_batch_size=cfg.per_device_eval_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler_type,
+        warmup_steps=cfg.warmup_steps,
+        weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm,
+        bf16=cfg.resolved_bf16(),
+        use_cpu=not torch.cuda.is_available(),
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        train_sampling_strategy=cfg.train_sampling_strategy,
+        logging_steps=cfg.logging_steps,
+        logging_first_step=True,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=cfg.eval_steps if has_eval else None,
+        save_strategy="steps" if cfg.save_steps > 0 else "no",
+        save_steps=cfg.save_steps if cfg.save_steps > 0 else 500,
+        save_total_limit=cfg.save_total_limit,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        report_to="none",
+        disable_tqdm=cfg.disable_tqdm,
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+    )
+    kwargs.update(overrides)
+    return TrainingArguments(**kwargs)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux/macOS ``ru_maxrss``)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 1024 if sys.platform != "darwin" else rss / 2**20
+
+
+def _last(history: list[dict[str, Any]], key: str) -> float | None:
+    values = [h[key] for h in history if key in h]
+    return float(values[-1]) if values else None
+
+
+def _latest_checkpoint(folder: Path) -> str | None:
+    ckpts = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    return str(ckpts[-1]) if ckpts else None
+
+
+def train(
+    cfg: FinetuneConfig | None = None, *, callbacks: list | None = None, verbose: bool = True
+) -> dict[str, Any]:
+    """Run one LoRA SFT and save the adapter (safetensors) to ``cfg.resolved_output_dir()``.
+
+    Args:
+        cfg: the run's configuration; default :class:`FinetuneConfig()`.
+        callbacks: extra ``transformers.TrainerCallback`` objects (live plots, early stops).
+        verbose: print the setup line and the result summary.
+
+    Returns:
+        Metrics: ``train_seconds``, ``peak_rss_mb``, ``final_train_loss``, ``final_val_loss``,
+        ``global_step``, ``trainable_params``, ``total_params``, ``bf16``, ``adapter_dir``,
+        ``log_history`` (the Trainer's), ``n_train``, ``n_val``.
+    """
+    from peft import get_peft_model
+    from transformers import Trainer
+
+    from helpers.data import ChatCollator
+
+    cfg = cfg or FinetuneConfig()
+    env.set_seed(cfg.seed)
+    model, tokenizer = load_model_for_training(cfg.model, seed=cfg.seed)
+    train_ds, val_ds, report = build_datasets(cfg, tokenizer)
+    model = get_peft_model(model, lora_config(cfg))
+    if cfg.gradient_checkpointing:
+        model.enable_input_require_grads()  # checkpointed blocks need a grad-requiring input
+    trainable, total = model.get_nb_trainable_parameters()
+    args = training_arguments(
+        cfg, eval_strategy="steps" if cfg.eval_steps > 0 and val_ds is not None else "no"
+    )
+    if verbose:
+        print(
+            f"LoRA r={cfg.lora_r} alpha={cfg.lora_alpha} on {cfg.target_modules}: {trainable:,} trainable of "
+            f"{total:,} params | {len(train_ds)} train / {len(val_ds) if val_ds else 0} val examples | "
+            f"compute {'bf16 autocast' if args.bf16 else 'fp32'} on {env.pick_device()}"
+        )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=val_ds,
+        data_collator=ChatCollator(tokenizer),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+    resume = cfg.resume_from_checkpoint
+    if resume == "last":
+        resume = _latest_checkpoint(cfg.resolved_checkpoint_dir())
+        if resume is None:
+            raise FileNotFoundError(
+                f"resume_from_checkpoint='last' but {cfg.resolved_checkpoint_dir()} holds no checkpoint-*.\n"
+                "Fix: train once with save_steps > 0, or drop resume_from_checkpoint."
+            )
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - start
+    history = trainer.state.log_history
+    if val_ds is not None and not any(
+        "eval_loss" in h and h.get("step") == trainer.state.global_step for h in history
+    ):
+        trainer.evaluate()  # always end with the validation loss of the final weights
+        history = trainer.state.log_history
+    out_dir = cfg.resolved_output_dir()
+    if trainer.is_world_process_zero():
+        (out_dir / ADAPTER_MARKER).unlink(missing_ok=True)  # incomplete until the marker is rewritten
+    trainer.save_model(str(out_dir))  # adapter_model.safetensors + adapter_config.json + tokenizer
+    metrics: dict[str, Any] = {
+        "train_seconds": round(seconds, 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "final_train_loss": _last(history, "loss"),
+        "final_val_loss": _last(history, "eval_loss"),
+        "global_step": trainer.state.global_step,
+        "trainable_params": trainable,
+        "total_params": total,
+        "bf16": bool(args.bf16),
+        "n_train": len(train_ds),
+        "n_val": len(val_ds) if val_ds is not None else 0,
+        "adapter_dir": str(out_dir),
+        "data_report": report,
+        "log_history": history,
+    }
+    if trainer.is_world_process_zero():
+        summary = {k: v for k, v in metrics.items() if k not in {"log_history", "adapter_dir"}}
+        summary["config"] = dataclasses.asdict(cfg)
+        (out_dir / ADAPTER_MARKER).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    if verbose:
+        print(
+            f"{metrics['global_step']} steps in {seconds:.0f} s | train loss {metrics['final_train_loss']} | "
+            f"val loss {metrics['final_val_loss']} | peak RSS {metrics['peak_rss_mb']:.0f} MB"
+        )
+    return metrics
+
+
+def adapter_is_complete(path: str | os.PathLike) -> bool:
+    """True when ``path`` holds an adapter config, readable safetensors weights and our completion marker."""
+    path = Path(path)
+    if not all((path / f).is_file() for f in ADAPTER_FILES):
+        return False
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path / "adapter_model.safetensors"), framework="pt") as f:
+            return len(list(f.keys())) > 0
+    except Exception:  # noqa: BLE001 - an unreadable file means: rebuild
+        return False
+
+
+def quick_config(*, model: str | None = None, output_dir: str | os.PathLike | None = None) -> FinetuneConfig:
+    """The rebuild recipe of :func:`ensure_adapter`: a few steps in smoke mode, the default recipe otherwise."""
+    cfg = FinetuneConfig(model=model or DEFAULT_MODEL, output_dir=str(output_dir) if output_dir else None)
+    if env.smoke_default() or cfg.model.startswith("tiny:"):
+        cfg = dataclasses.replace(
+            cfg, max_steps=4, max_train_examples=32, max_eval_examples=8, eval_steps=0, logging_steps=1
+        )
+    return cfg
+
+
+def ensure_adapter(
+    path: str | os.PathLike | None = None, *, model: str | None = None, quick: bool = True
+) -> Path:
+    """Return an adapter folder, training one first when it is missing or incomplete.
+
+    Args:
+        path: the adapter folder; default ``env.artifacts_dir() / "adapter"`` (what notebook 04 writes).
+        model: base model for a rebuild; default the embedded model ("tiny:qwen2" in tests).
+        quick: rebuild with :func:`quick_config` (a few steps under SMOKE); ``False`` always uses the
+            full default recipe.
+
+    Returns:
+        The adapter folder (holds ``adapter_model.safetensors`` and ``adapter_config.json``).
+    """
+    path = Path(path) if path else env.artifacts_dir() / "adapter"
+    if adapter_is_complete(path):
+        return path
+    why = "incomplete" if path.exists() else "missing"
+    cfg = (
+        quick_config(model=model, output_dir=path)
+        if quick
+        else FinetuneConfig(model=model or DEFAULT_MODEL, output_dir=str(path))
+    )
+    print(f"The adapter at {_show(path)} is {why}: rebuilding it with a short run ({cfg.max_steps} steps)...")
+    if path.exists():
+        shutil.rmtree(path)
+    train(cfg)
+    print(f"Rebuilt the adapter at {_show(path)}.")
+    return path
+
+
+def _show(path: Path) -> str:
+    """A path relative to the repo (or the artifacts folder) when possible, never an absolute machine path."""
+    for base, label in ((env.ROOT, ""), (env.artifacts_dir(), "<artifacts>/")):
+        try:
+            return label + str(Path(path).resolve().relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return Path(path).name
+
+
+# --- command line -------------------------------------------------------------------------------
+
+
+def _parse_value(text: str, annotation: Any) -> Any:
+    kind = str(annotation)
+    if text.lower() in {"none", "null"} and "None" in kind:
+        return None
+    if "bool" in kind:
+        if text.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if text.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(f"Expected a boolean, got {text!r}")
+    if "int" in kind:
+        return int(text)
+    if "float" in kind:
+        return float(text)
+    return text
+
+
+def config_from_args(argv: list[str] | None = None) -> FinetuneConfig:
+    """Build a :class:`FinetuneConfig` from ``--config file.yaml`` plus ``--field value`` overrides."""
+    fields = {f.name: f for f in dataclasses.fields(FinetuneConfig)}
+    parser = argparse.ArgumentParser(prog="python -m helpers.finetune", description=__doc__)
+    parser.add_argument("--config", help="YAML file whose keys are FinetuneConfig fields")
+    for name, f in fields.items():
+        parser.add_argument(f"--{name}", dest=name, default=None, help=f"(default {f.default!r})")
+    ns = parser.parse_args(argv)
+    values: dict[str, Any] = {}
+    if ns.config:
+        import yaml
+
+        loaded = yaml.safe_load(Path(ns.config).read_text(encoding="utf-8")) or {}
+        unknown = sorted(set(loaded) - set(fields))
+        if unknown:
+            raise ValueError(f"Unknown keys {unknown} in {ns.config}; valid keys: {sorted(fields)}")
+        values.update(loaded)
+    for name, f in fields.items():
+        raw = getattr(ns, name)
+        if raw is not None:
+            values[name] = _parse_value(raw, f.type)
+    return FinetuneConfig(**values)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """CLI entry point: ``python -m helpers.finetune --config configs/x.yaml --max_steps 5``.
+
+    Works under ``accelerate launch`` and ``torchrun`` (the Trainer picks up the distributed setup).
+    """
+    cfg = config_from_args(argv)
+    metrics = train(cfg)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(
+            json.dumps(
+                {k: v for k, v in metrics.items() if k not in {"log_history", "data_report"}}, indent=2
+            )
+        )
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

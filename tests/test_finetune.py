@@ -1,0 +1,118 @@
+"""Tests for helpers.finetune: a resumed run equals an uninterrupted one, ensure_adapter rebuilds, the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import TrainerCallback
+
+from helpers import finetune as ft
+
+
+def tiny_cfg(tmp_path: Path, name: str, **kw) -> ft.FinetuneConfig:
+    base = ft.FinetuneConfig(
+        model="tiny:qwen2",
+        output_dir=str(tmp_path / name),
+        max_steps=6,
+        per_device_train_batch_size=4,
+        max_train_examples=32,
+        max_eval_examples=8,
+        eval_steps=0,
+        logging_steps=1,
+        save_steps=3,
+        learning_rate=5e-3,
+        warmup_steps=1,
+        lora_dropout=0.1,  # dropout makes the test sensitive to the restored RNG state
+        disable_tqdm=True,
+    )
+    return dataclasses.replace(base, **kw)
+
+
+class StopAt(TrainerCallback):
+    """Simulate an interruption: stop training after ``step`` (the checkpoint at that step is saved)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.step:
+            control.should_training_stop = True
+        return control
+
+
+def adapter_weights(folder: str | Path) -> dict[str, torch.Tensor]:
+    return load_file(str(Path(folder) / "adapter_model.safetensors"))
+
+
+def test_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
+    full = ft.train(tiny_cfg(tmp_path, "full"), verbose=False)
+    cut = tiny_cfg(tmp_path, "cut")
+    interrupted = ft.train(cut, callbacks=[StopAt(3)], verbose=False)
+    assert interrupted["global_step"] == 3
+    assert (cut.resolved_checkpoint_dir() / "checkpoint-3").is_dir()
+    resumed = ft.train(dataclasses.replace(cut, resume_from_checkpoint="last"), verbose=False)
+    assert resumed["global_step"] == full["global_step"] == 6
+
+    a, b = adapter_weights(full["adapter_dir"]), adapter_weights(resumed["adapter_dir"])
+    half = adapter_weights(cut.resolved_checkpoint_dir() / "checkpoint-3")
+    assert a.keys() == b.keys() == half.keys()
+    # the interrupted state really differs, so equality below is not trivial
+    assert max((a[k] - half[k]).abs().max().item() for k in a) > 1e-4
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], atol=1e-5, rtol=1e-4, msg=key)
+
+    def losses(m):
+        return {h["step"]: h["loss"] for h in m["log_history"] if "loss" in h and h["step"] > 3}
+
+    assert losses(resumed).keys() == losses(full).keys() == {4, 5, 6}
+    for step, loss in losses(full).items():
+        assert losses(resumed)[step] == pytest.approx(loss, abs=1e-4)
+
+
+def test_ensure_adapter_rebuilds_missing_or_incomplete(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "adapter"
+    assert not ft.adapter_is_complete(path)
+    out = ft.ensure_adapter(path, model="tiny:qwen2")
+    assert out == path and ft.adapter_is_complete(path)
+    assert "missing: rebuilding" in capsys.readouterr().out
+    stamp = (path / "adapter_model.safetensors").stat().st_mtime_ns
+
+    ft.ensure_adapter(path, model="tiny:qwen2")  # complete: untouched
+    assert "rebuilding" not in capsys.readouterr().out
+    assert (path / "adapter_model.safetensors").stat().st_mtime_ns == stamp
+
+    (path / "adapter_model.safetensors").write_bytes(b"truncated")  # a broken download / killed save
+    assert not ft.adapter_is_complete(path)
+    ft.ensure_adapter(path, model="tiny:qwen2")
+    assert "incomplete: rebuilding" in capsys.readouterr().out
+    assert ft.adapter_is_complete(path)
+
+
+def test_cli_yaml_and_overrides(tmp_path: Path) -> None:
+    yaml_file = tmp_path / "run.yaml"
+    yaml_file.write_text(f"model: tiny:llama\nmax_steps: 50\nlora_r: 4\noutput_dir: {tmp_path / 'cli'}\n")
+    cfg = ft.config_from_args(["--config", str(yaml_file), "--max_steps", "2", "--bf16", "false"])
+    assert (cfg.model, cfg.max_steps, cfg.lora_r, cfg.bf16) == ("tiny:llama", 2, 4, False)
+    assert ft.config_from_args(["--max_train_examples", "none"]).max_train_examples is None
+    with pytest.raises(ValueError, match="Unknown keys"):
+        bad = tmp_path / "bad.yaml"
+        bad.write_text("max_stepz: 3\n")
+        ft.config_from_args(["--config", str(bad)])
+    metrics = ft.main(
+        ["--config", str(yaml_file), "--max_steps", "2", "--max_train_examples", "8", "--eval_steps", "0"]
+    )
+    assert metrics["global_step"] == 2 and ft.adapter_is_complete(tmp_path / "cli")
+
+
+def test_training_arguments_follow_config() -> None:
+    cfg = ft.FinetuneConfig(bf16=None, train_sampling_strategy="group_by_length")
+    args = ft.training_arguments(cfg)
+    from helpers import env
+
+    assert args.bf16 == env.bf16_supported()  # auto: bf16 exactly where it is fast
+    assert args.train_sampling_strategy == "group_by_length"
+    assert ft.training_arguments(dataclasses.replace(cfg, bf16=False)).bf16 is False
