@@ -100,3 +100,85 @@ def bar_log(labels: Sequence[str], values: Sequence[float], *, xlabel: str, titl
     ax.invert_yaxis()
     fig.tight_layout()
     return fig
+
+
+def loss_curves(log_history: Sequence[Mapping[str, float]], *, title: str = "Loss", ax=None):
+    """Training and validation loss against the optimizer step, from a Trainer's ``state.log_history``.
+
+    Args:
+        log_history: dicts with ``"step"`` and ``"loss"`` (training logs) or ``"eval_loss"`` (evaluations).
+        title: the axes title.
+        ax: an existing Axes, or ``None`` for a new figure.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
+    else:
+        fig = ax.figure
+    train = [(h["step"], h["loss"]) for h in log_history if "loss" in h]
+    val = [(h["step"], h["eval_loss"]) for h in log_history if "eval_loss" in h]
+    if train:
+        ax.plot(*zip(*train, strict=True), color="#4C72B0", marker=".", label="train")
+    if val:
+        ax.plot(*zip(*val, strict=True), color="#DD8452", marker="o", label="validation")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("cross-entropy loss")
+    ax.set_yscale("log")
+    ax.set_title(title)
+    if train or val:
+        ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def live_loss_plot(*, title: str = "Loss (live)"):
+    """A ``transformers.TrainerCallback`` that redraws :func:`loss_curves` in the notebook at every log.
+
+    Pass it in ``Trainer(callbacks=[...])``. In Jupyter the figure updates in place; elsewhere (scripts,
+    tests) it only collects the history. After training, ``callback.figure`` holds the last figure.
+
+    Returns:
+        The callback instance.
+    """
+    from transformers import TrainerCallback
+
+    class LiveLossPlot(TrainerCallback):
+        def __init__(self) -> None:
+            self.history: list[dict] = []
+            self.figure = None
+            self._handle = None
+
+        def _draw(self) -> None:
+            import matplotlib.pyplot as plt
+
+            if self.figure is not None:
+                plt.close(self.figure)
+            self.figure = loss_curves(self.history, title=title)
+            plt.close(self.figure)  # we display it ourselves; keep the inline backend from showing a copy
+            try:
+                from IPython import get_ipython
+                from IPython.display import display
+            except ImportError:
+                return
+            if get_ipython() is None:
+                return
+            if self._handle is None:
+                self._handle = display(self.figure, display_id=True)
+            else:
+                self._handle.update(self.figure)
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.history = list(state.log_history)  # a resumed run starts with its earlier logs
+            self._handle = None
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and ("loss" in logs or "eval_loss" in logs):
+                self.history.append({"step": state.global_step, **logs})
+                self._draw()
+
+    return LiveLossPlot()
