@@ -320,6 +320,7 @@ def status(key):
 
 method, batch, seq, steps, rank = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 torch.manual_seed(0)
+torch.set_num_threads(1)  # memory does not depend on it, and one thread does not stall when cores are busy
 path = embedded_model_path(verbose=False)
 baseline = status("VmRSS")  # Python + torch + transformers + peft imported, nothing else
 model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
