@@ -195,6 +195,48 @@ def _latest_checkpoint(folder: Path) -> str | None:
     return str(ckpts[-1]) if ckpts else None
 
 
+#: Set to a folder to make every process write ``rank<N>.json`` (what it trained) at the end of train().
+RANK_REPORT_ENV = "LORA_LAB_RANK_REPORT"
+
+
+def adapter_fingerprint(model) -> str:
+    """SHA-256 of a model's LoRA weights (names and values): equal only for identical adapters."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    named = sorted((n.removeprefix("module."), p) for n, p in model.named_parameters() if "lora_" in n)
+    for name, param in named:
+        digest.update(name.encode())
+        digest.update(param.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _rank_report(folder: str, n_train: int):
+    """A callback that writes this process's rank, world size, data shard and adapter fingerprint (DDP checks)."""
+    from transformers import TrainerCallback
+
+    class RankReport(TrainerCallback):
+        def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
+            import torch.distributed as dist
+
+            self.report = {
+                "rank": args.process_index,
+                "world_size": args.world_size,
+                "backend": dist.get_backend() if dist.is_available() and dist.is_initialized() else None,
+                "device": str(args.device),
+                "n_train": n_train,
+                "batches_per_epoch": len(train_dataloader) if train_dataloader is not None else None,
+                "start_fingerprint": adapter_fingerprint(model),
+            }
+
+        def on_train_end(self, args, state, control, model=None, **kwargs):
+            self.report.update(global_step=state.global_step, end_fingerprint=adapter_fingerprint(model))
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            (Path(folder) / f"rank{args.process_index}.json").write_text(json.dumps(self.report, indent=2))
+
+    return RankReport()
+
+
 def train(
     cfg: FinetuneConfig | None = None, *, callbacks: list | None = None, verbose: bool = True
 ) -> dict[str, Any]:
@@ -232,6 +274,8 @@ def train(
             f"{total:,} params | {len(train_ds)} train / {len(val_ds) if val_ds else 0} val examples | "
             f"compute {'bf16 autocast' if args.bf16 else 'fp32'} on {env.pick_device()}"
         )
+    if os.environ.get(RANK_REPORT_ENV):  # DDP checks (tests/test_distributed.py, notebook 07)
+        callbacks = [*(callbacks or []), _rank_report(os.environ[RANK_REPORT_ENV], len(train_ds))]
     trainer = Trainer(
         model=model,
         args=args,
