@@ -562,7 +562,7 @@ as Qwen3-0.6B stores ``lm_head.weight`` again on disk (its safetensors total cou
 FAMILIES: dict[str, dict[str, str]] = {
     "Qwen2.5": {
         "publisher": "Alibaba (Qwen team)",
-        "licence": "Apache-2.0 (3B and 72B: Qwen licence, commercial use under conditions)",
+        "licence": "Apache-2.0 (except 3B: Qwen research licence, non-commercial; 72B: Qwen licence)",
         "languages": "29+ languages; Chinese and English first-class",
         "chinese": "strong",
         "variants": "base and -Instruct for every size",
@@ -580,7 +580,7 @@ FAMILIES: dict[str, dict[str, str]] = {
     },
     "Qwen1.5": {
         "publisher": "Alibaba (Qwen team)",
-        "licence": "Tongyi Qianwen licence (research; commercial use under conditions)",
+        "licence": "Tongyi Qianwen licences (small sizes such as 1.8B: research only; check before commercial use)",
         "languages": "multilingual; Chinese and English first-class",
         "chinese": "strong",
         "variants": "base and -Chat",
