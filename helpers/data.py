@@ -352,7 +352,7 @@ def assistant_char_spans(messages: list[dict], tokenizer: Any) -> tuple[str, lis
         if msg["role"] != "assistant":
             continue
         before = _render(tokenizer, messages[:i], add_generation_prompt=True) if i else ""
-        through = _render(tokenizer, messages[: i + 1])
+        through = text if i == len(messages) - 1 else _render(tokenizer, messages[: i + 1])
         if not text.startswith(before) or not text.startswith(through):
             raise ValueError(
                 "This chat template renders a conversation's prefix differently from the conversation "
