@@ -56,11 +56,14 @@ class LoRALinear(nn.Module):
         self.r, self.alpha, self.use_rslora = r, alpha, use_rslora
         self.scaling = alpha / math.sqrt(r) if use_rslora else alpha / r
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        kw = {"device": base.weight.device, "dtype": base.weight.dtype}
-        self.lora_A = nn.Linear(base.in_features, r, bias=False, **kw)  # weight (r, in)
-        self.lora_B = nn.Linear(r, base.out_features, bias=False, **kw)  # weight (out, r)
+        # Built in fp32 on the CPU generator, then moved to the base's device and dtype, as peft does.
+        self.lora_A = nn.Linear(base.in_features, r, bias=False)  # weight (r, in)
+        self.lora_B = nn.Linear(r, base.out_features, bias=False)  # weight (out, r)
         nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))  # U(-1/sqrt(in), 1/sqrt(in))
         nn.init.zeros_(self.lora_B.weight)
+        if base.weight.is_floating_point():
+            self.lora_A.to(base.weight.device, base.weight.dtype)
+            self.lora_B.to(base.weight.device, base.weight.dtype)
         self.merged = False
 
     @property
