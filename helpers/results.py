@@ -31,22 +31,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def record(notebook: str, results: dict[str, Any]) -> Path:
+def record(notebook: str, results: dict[str, Any]) -> None:
     """Write ``results`` to ``<run_dir>/results/<notebook>.json`` and print them.
 
     Args:
         notebook: the notebook's stem, e.g. ``"04_training"``.
         results: flat or nested JSON-serializable values (numpy and torch scalars are converted).
 
-    Returns:
-        The path written.
+    Nothing is returned, so a notebook's last cell shows no machine-specific path.
     """
     out = run_dir() / "results" / f"{notebook}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(_plain(results), indent=2, ensure_ascii=False, sort_keys=True)
     out.write_text(text + "\n", encoding="utf-8")
     print(f"Recorded results for {notebook}:\n{text}")
-    return out
 
 
 def load(folder: Path | None = None) -> dict[str, dict[str, Any]]:
