@@ -19,9 +19,10 @@ import torch
 from helpers import env
 from helpers.models import DEFAULT_MODEL, load_model, tiny_model
 
-#: Written last into an adapter folder; its presence marks the folder as complete.
+#: Training summary written next to the adapter by train() (config, metrics); informational.
 ADAPTER_MARKER = "lora_lab_adapter.json"
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", ADAPTER_MARKER)
+#: What a usable adapter folder must hold (as written by ``PeftModel.save_pretrained``).
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
 @dataclass
@@ -36,8 +37,8 @@ class FinetuneConfig:
     output_dir: str | None = None  # where the adapter goes; default env.artifacts_dir() / "adapter"
     checkpoint_dir: str | None = None  # Trainer checkpoints; default <output_dir>-checkpoints
     max_steps: int = 60
-    per_device_train_batch_size: int = 8
-    gradient_accumulation_steps: int = 1
+    per_device_train_batch_size: int = 4  # x accumulation 2 = effective batch 8 with the memory of 4
+    gradient_accumulation_steps: int = 2
     learning_rate: float = 1e-3
     lr_scheduler_type: str = "linear"
     warmup_steps: int = 5
@@ -45,7 +46,7 @@ class FinetuneConfig:
     max_grad_norm: float = 1.0
     lora_r: int = 16
     lora_alpha: int = 32
-    lora_dropout: float = 0.05
+    lora_dropout: float = 0.0  # > 0 also stores a dropped-out copy of every adapted layer's input
     target_modules: str | list[str] = "all-linear"
     max_length: int = 256
     max_train_examples: int | None = None  # None: the whole train split
@@ -59,6 +60,8 @@ class FinetuneConfig:
     seed: int = 0
     bf16: bool | None = None  # None: env.bf16_supported() decides (fast bf16 CPU or GPU)
     gradient_checkpointing: bool = False
+    attn_implementation: str | None = None  # None: the model's default ("sdpa"); "eager", "flash_attention_2"
+    load_in_4bit: bool = False  # QLoRA: NF4 base weights via bitsandbytes (CUDA only)
     resume_from_checkpoint: str | None = None  # a checkpoint folder, or "last" for the newest one
     disable_tqdm: bool = False
 
@@ -92,10 +95,55 @@ def resolve_data_dir(data_dir: str | os.PathLike) -> Path:
     )
 
 
-def load_model_for_training(name: str, *, seed: int = 0) -> tuple[Any, Any]:
-    """Load ``(model, tokenizer)`` in train-ready form: fp32 weights on CPU, "tiny:<arch>" for tests."""
+def load_model_for_training(
+    name: str, *, seed: int = 0, attn_implementation: str | None = None, load_in_4bit: bool = False
+) -> tuple[Any, Any]:
+    """Load ``(model, tokenizer)`` in train-ready form.
+
+    Args:
+        name: a model name for :func:`helpers.models.load_model`, or ``"tiny:qwen2"`` / ``"tiny:llama"``.
+        seed: seeds the random init of tiny models.
+        attn_implementation: passed to ``from_pretrained`` when set.
+        load_in_4bit: QLoRA loading (NF4, bf16 compute) with bitsandbytes; needs a CUDA GPU.
+
+    Returns:
+        ``(model, tokenizer)``: fp32 weights on CPU (bf16 on a bf16 GPU), KV cache off.
+    """
     if name.startswith("tiny:"):
         model, tokenizer = tiny_model(name.split(":", 1)[1], seed=seed)
+    elif attn_implementation or load_in_4bit:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from helpers.models import resolve
+
+        kwargs: dict[str, Any] = {"dtype": env.default_dtype()}
+        if attn_implementation:
+            kwargs["attn_implementation"] = attn_implementation
+        if load_in_4bit:
+            if not torch.cuda.is_available():
+                raise RuntimeError(
+                    "load_in_4bit=True (QLoRA) needs a CUDA GPU and bitsandbytes. Fix: set load_in_4bit: false "
+                    "on this machine, or run configs/train_qlora.yaml on a GPU."
+                )
+            from peft import prepare_model_for_kbit_training
+            from transformers import BitsAndBytesConfig
+
+            kwargs["quantization_config"] = BitsAndBytesConfig(
+                load_in_4bit=True,
+                bnb_4bit_quant_type="nf4",
+                bnb_4bit_use_double_quant=True,
+                bnb_4bit_compute_dtype=torch.bfloat16,
+            )
+            kwargs["dtype"] = torch.bfloat16
+        source = resolve(name)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+        if load_in_4bit:
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        else:
+            model = model.to(env.pick_device())
     else:
         model, tokenizer = load_model(name)
     model.config.use_cache = False  # the KV cache is useless in training and costs memory
@@ -159,7 +207,7 @@ def training_arguments(cfg: FinetuneConfig, **overrides: Any):
         max_grad_norm=cfg.max_grad_norm,
         bf16=cfg.resolved_bf16(),
         use_cpu=not torch.cuda.is_available(),
-        gradient_checkpointing=cfg.gradient_checkpointing,
+        activation_checkpointing=cfg.gradient_checkpointing,  # the 5.x name of gradient_checkpointing
         train_sampling_strategy=cfg.train_sampling_strategy,
         logging_steps=cfg.logging_steps,
         logging_first_step=True,
@@ -179,8 +227,27 @@ def training_arguments(cfg: FinetuneConfig, **overrides: Any):
     return TrainingArguments(**kwargs)
 
 
+def reset_peak_rss() -> bool:
+    """Reset this process's peak-RSS counter to its current RSS (Linux ``/proc/self/clear_refs``).
+
+    Returns:
+        ``True`` when reset; ``False`` where unsupported (then :func:`peak_rss_mb` is the lifetime peak).
+    """
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB (Linux/macOS ``ru_maxrss``)."""
+    """Peak resident memory of this process in MB: since :func:`reset_peak_rss` on Linux, else lifetime."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / 1024 if sys.platform != "darwin" else rss / 2**20
 
@@ -259,7 +326,9 @@ def train(
 
     cfg = cfg or FinetuneConfig()
     env.set_seed(cfg.seed)
-    model, tokenizer = load_model_for_training(cfg.model, seed=cfg.seed)
+    model, tokenizer = load_model_for_training(
+        cfg.model, seed=cfg.seed, attn_implementation=cfg.attn_implementation, load_in_4bit=cfg.load_in_4bit
+    )
     train_ds, val_ds, report = build_datasets(cfg, tokenizer)
     model = get_peft_model(model, lora_config(cfg))
     if cfg.gradient_checkpointing:
@@ -293,6 +362,7 @@ def train(
                 f"resume_from_checkpoint='last' but {cfg.resolved_checkpoint_dir()} holds no checkpoint-*.\n"
                 "Fix: train once with save_steps > 0, or drop resume_from_checkpoint."
             )
+    reset_peak_rss()  # the peak below is the training's (model already loaded), not the imports'
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - start
@@ -303,8 +373,6 @@ def train(
         trainer.evaluate()  # always end with the validation loss of the final weights
         history = trainer.state.log_history
     out_dir = cfg.resolved_output_dir()
-    if trainer.is_world_process_zero():
-        (out_dir / ADAPTER_MARKER).unlink(missing_ok=True)  # incomplete until the marker is rewritten
     trainer.save_model(str(out_dir))  # adapter_model.safetensors + adapter_config.json + tokenizer
     metrics: dict[str, Any] = {
         "train_seconds": round(seconds, 2),
@@ -334,11 +402,12 @@ def train(
 
 
 def adapter_is_complete(path: str | os.PathLike) -> bool:
-    """True when ``path`` holds an adapter config, readable safetensors weights and our completion marker."""
+    """True when ``path`` holds a valid adapter config and readable, non-empty safetensors weights."""
     path = Path(path)
     if not all((path / f).is_file() for f in ADAPTER_FILES):
         return False
     try:
+        json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))
         from safetensors import safe_open
 
         with safe_open(str(path / "adapter_model.safetensors"), framework="pt") as f:
