@@ -118,6 +118,11 @@ def load_model_for_training(
 
         kwargs: dict[str, Any] = {"dtype": env.default_dtype()}
         if attn_implementation:
+            if attn_implementation.startswith("flash_attention") and not torch.cuda.is_available():
+                raise RuntimeError(
+                    f"attn_implementation={attn_implementation!r} needs a CUDA GPU (and pip install flash-attn). "
+                    "Fix: use attn_implementation: sdpa (PyTorch's fused attention, runs everywhere) or null."
+                )
             kwargs["attn_implementation"] = attn_implementation
         if load_in_4bit:
             if not torch.cuda.is_available():
@@ -135,6 +140,8 @@ def load_model_for_training(
                 bnb_4bit_compute_dtype=torch.bfloat16,
             )
             kwargs["dtype"] = torch.bfloat16
+            # one GPU per process: under torchrun/accelerate each rank loads onto its own GPU (LOCAL_RANK)
+            kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
         source = resolve(name)
         tokenizer = AutoTokenizer.from_pretrained(source)
         if tokenizer.pad_token is None:
@@ -208,6 +215,7 @@ def training_arguments(cfg: FinetuneConfig, **overrides: Any):
         bf16=cfg.resolved_bf16(),
         use_cpu=not torch.cuda.is_available(),
         activation_checkpointing=cfg.gradient_checkpointing,  # the 5.x name of gradient_checkpointing
+        ddp_find_unused_parameters=False,  # under DDP: LoRA uses every trainable parameter, skip the search
         train_sampling_strategy=cfg.train_sampling_strategy,
         logging_steps=cfg.logging_steps,
         logging_first_step=True,
