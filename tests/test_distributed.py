@@ -23,7 +23,8 @@ def _run(launcher: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, Pa
     out, ranks = tmp_path / "adapter", tmp_path / "ranks"
     train_args = [
         "-m", "helpers.finetune", "--config", "configs/train_cpu.yaml", "--model", "tiny:qwen2",
-        "--max_steps", str(STEPS), "--per_device_train_batch_size", str(BATCH), "--warmup_steps", "0",
+        "--max_steps", str(STEPS), "--per_device_train_batch_size", str(BATCH), "--gradient_accumulation_steps", "1",
+        "--warmup_steps", "0",
         "--max_train_examples", str(N_TRAIN), "--max_eval_examples", "4", "--eval_steps", "0",
         "--logging_steps", "1", "--disable_tqdm", "true", "--output_dir", str(out),
     ]  # fmt: skip
