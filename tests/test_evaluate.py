@@ -237,3 +237,29 @@ def test_perplexity_matches_the_model_loss_and_ignores_padding() -> None:
     both = ev.perplexity(model, [a, b], batch_size=2, progress=False)  # padded batch
     assert both["n_tokens"] == 5 + 11  # every answer token is predicted from the token before it
     assert both["loss"] == pytest.approx((losses[0] * 5 + losses[1] * 11) / 16, rel=1e-5)
+
+
+# --- notebook 05 with no adapter ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_notebook_05_rebuilds_a_missing_adapter(tmp_path: Path) -> None:
+    """Run notebook 05 (smoke) against an EMPTY artifacts folder: it must train an adapter, say so, and score it."""
+    from tests.test_notebooks import run_notebook
+
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    results = run_notebook(
+        ROOT / "notebooks" / "05_evaluation.ipynb", tmp_path, env={"LORA_LAB_ARTIFACTS": str(artifacts)}
+    )
+    assert results["adapter_rebuilt"] is True
+    assert (artifacts / "adapter" / "adapter_model.safetensors").is_file()
+    out = json.loads((tmp_path / "05_evaluation.ipynb").read_text(encoding="utf-8"))
+    printed = "".join(
+        "".join(o.get("text", ""))
+        for c in out["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+    )
+    assert "rebuilt now" in printed and "rebuilding it" in printed  # the learner is told
+    assert results["n"] == 16 and 0 <= results["tuned_exact_match"] <= 1
