@@ -1,0 +1,31 @@
+"""Checks on what notebook 06 (loading, merging, serving) records in its smoke run."""
+
+from __future__ import annotations
+
+
+def check(results: dict) -> None:
+    assert results["lora_params"] > 0
+    assert results["wrong_base_error_names_both"], (
+        "the wrong-base error must name the adapter's base and the model"
+    )
+    assert results["missing_error_names_fix"], "the missing-adapter error must name ensure_adapter()"
+    # merge fidelity: the merged model computes what the adapter model computes, and not what the base computes
+    assert results["max_logit_diff"] <= 1e-4, results["max_logit_diff"]
+    assert results["merged_vs_base_diff"] > 1e-2, "the merged model behaves like the base model"
+    assert results["same_greedy"] is True
+    assert results["reload_diff"] == 0.0, "the saved merged folder is not the merged model"
+    # serving
+    assert results["bound_loopback"] is True, "the server must listen on 127.0.0.1 only"
+    assert results["stream_same"] is True
+    assert results["latency_ms"] > 0
+    assert results["server_stopped"] is True, "a server process was left behind"
+    n = results["n_api"]
+    assert n >= 2
+    for key in ("score_api", "score_local"):
+        score = results[key]
+        assert score["n"] == n
+        assert 0.0 <= score["exact_match"] <= score["json_valid"] <= 1.0
+    assert results["score_api"] == results["score_local"], (
+        "the API and the in-process model score differently"
+    )
+    assert results["same_answers"] == n
