@@ -64,6 +64,7 @@ def memory_planner(model: str | None = None, models_list: list[str] | None = Non
     """
     import ipywidgets as w
     import matplotlib.pyplot as plt
+    from IPython.display import display
 
     from helpers import costs, models, plots
 
@@ -101,7 +102,8 @@ def memory_planner(model: str | None = None, models_list: list[str] | None = Non
                 {label: mem}, limits=limits, title="Estimated training memory", unit=1e9, unit_name="GB"
             )
             fig.set_size_inches(7, 2.6)
-            plt.show(fig)
+            display(fig)  # works with any matplotlib backend, inline or Agg
+            plt.close(fig)
             verdict = "   ".join(f"{'✅' if ok else '❌'} {hw}" for hw, ok in result["fits"].items())
             print(
                 f"total {mem['total'] / 1e9:,.1f} GB  (trainable {mem['trainable_params']:,} of "

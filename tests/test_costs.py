@@ -100,3 +100,15 @@ def test_estimate_matches_measured_cpu_peak(method: str) -> None:
     assert abs(estimate / measured - 1) <= 0.25, (
         f"estimate {estimate / 2**20:.0f} MiB, measured {measured / 2**20:.0f} MiB"
     )
+
+
+def test_memory_planner_runs_headless() -> None:
+    """The widget builds, redraws on a change (Agg backend) and agrees with plan_memory."""
+    from helpers import widgets
+
+    planner = widgets.memory_planner("Qwen/Qwen2.5-0.5B-Instruct")
+    method = next(c for c in planner.children if getattr(c, "description", "") == "method")
+    method.value = "full"  # triggers a redraw; an exception here fails the test
+    plan = widgets.plan_memory("Qwen/Qwen2.5-0.5B-Instruct", "full")
+    assert plan["memory"]["trainable_params"] == 494_032_768
+    assert plan["fits"]["8xH100 (640 GB)"]
