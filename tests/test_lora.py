@@ -357,3 +357,18 @@ def _ab(layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
 def _delta(layer: nn.Module) -> torch.Tensor:
     a, b = _ab(layer)
     return layer.scaling * (b @ a)
+
+
+def test_explorer_budget_matches_the_closed_form():
+    from helpers import widgets
+
+    config = models.architecture(models.DEFAULT_MODEL)
+    b = widgets.lora_budget(models.DEFAULT_MODEL, 8, 32, QV)
+    assert b["trainable"] == lora.lora_parameter_count(config, QV, 8)
+    assert b["total"] == models.count_parameters(models.DEFAULT_MODEL) + b["trainable"]
+    assert b["share_pct"] == pytest.approx(100 * b["trainable"] / b["total"])
+    assert b["scaling"] == 4.0 and widgets.lora_budget(models.DEFAULT_MODEL, 8, 32, QV, use_rslora=True)[
+        "scaling"
+    ] == pytest.approx(32 / math.sqrt(8))
+    box = widgets.lora_explorer()  # builds headless, with one row per model
+    assert box.children[-1].value.count("<tr>") == 1 + len(widgets.LORA_EXPLORER_MODELS)
