@@ -98,8 +98,14 @@ def _model_label(model: Any) -> str:
 
 
 def _adapter_label(config: dict[str, Any]) -> str:
-    base_class = (config.get("auto_mapping") or {}).get("base_model_class") or "unknown class"
-    return f"{base_class} '{config.get('base_model_name_or_path') or 'unnamed'}'"
+    name = config.get("base_model_name_or_path") or "unnamed"
+    base_class = (config.get("auto_mapping") or {}).get("base_model_class")
+    if not base_class:  # peft records the class only sometimes; a local base folder names it in config.json
+        try:
+            base_class = json.loads((Path(name) / "config.json").read_text())["architectures"][0]
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            base_class = "a model"
+    return f"{base_class} '{name}'"
 
 
 def adapter_mismatches(model: Any, path: str | os.PathLike) -> list[str]:
