@@ -10,7 +10,7 @@ def check(results: dict) -> None:
     for key in keys:
         assert 0.0 <= results[key] <= 1.0, (key, results[key])
     n = results["n"]
-    assert n == (16 if results["smoke"] else 300), (
+    assert n == (8 if results["smoke"] else 300), (
         n
     )  # smoke scores a subset; the default run the whole test split
     for model in ("base", "tuned"):
