@@ -10,9 +10,8 @@ def check(results: dict) -> None:
     for key in keys:
         assert 0.0 <= results[key] <= 1.0, (key, results[key])
     n = results["n"]
-    assert n == (8 if results["smoke"] else 300), (
-        n
-    )  # smoke scores a subset; the default run the whole test split
+    # smoke scores a subset; the default run the whole test split
+    assert n == (8 if results["smoke"] else 300), n
     for model in ("base", "tuned"):
         fields = results[f"{model}_field_exact"]
         assert set(fields) == {"customer", "product", "quantity", "city"}, fields
