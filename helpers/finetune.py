@@ -398,7 +398,7 @@ def train(
         "log_history": history,
     }
     if trainer.is_world_process_zero():
-        summary = {k: v for k, v in metrics.items() if k not in {"log_history", "adapter_dir"}}
+        summary = {k: v for k, v in metrics.items() if k != "adapter_dir"}  # log_history: notebook 05 plots it
         summary["config"] = dataclasses.asdict(cfg)
         (out_dir / ADAPTER_MARKER).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     if verbose:
