@@ -18,6 +18,15 @@ MEMORY_COLORS = {
 }
 
 
+def _figure(ax=None):
+    """``(fig, ax)``: a new course-sized figure, or the figure that owns ``ax``."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        return plt.subplots(figsize=FIGSIZE, dpi=DPI)
+    return ax.figure, ax
+
+
 def memory_breakdown(
     breakdowns: Mapping[str, Mapping[str, float]],
     *,
@@ -42,12 +51,7 @@ def memory_breakdown(
     Returns:
         The matplotlib Figure.
     """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
-    else:
-        fig = ax.figure
+    fig, ax = _figure(ax)
     labels = list(breakdowns)
     left = [0.0] * len(labels)
     for part, color in MEMORY_COLORS.items():
@@ -83,14 +87,9 @@ def bar_log(labels: Sequence[str], values: Sequence[float], *, xlabel: str, titl
     Returns:
         The matplotlib Figure.
     """
-    import matplotlib.pyplot as plt
-
     if len(labels) != len(values):
         raise ValueError(f"labels ({len(labels)}) and values ({len(values)}) must have the same length")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
-    else:
-        fig = ax.figure
+    fig, ax = _figure(ax)
     ax.barh(list(labels), list(values), color="#4C72B0")
     ax.set_xscale("log")
     for i, v in enumerate(values):
@@ -113,12 +112,7 @@ def loss_curves(log_history: Sequence[Mapping[str, float]], *, title: str = "Los
     Returns:
         The matplotlib Figure.
     """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
-    else:
-        fig = ax.figure
+    fig, ax = _figure(ax)
     train = [(h["step"], h["loss"]) for h in log_history if "loss" in h]
     val = [(h["step"], h["eval_loss"]) for h in log_history if "eval_loss" in h]
     if train:
