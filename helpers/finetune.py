@@ -398,7 +398,8 @@ def train(
         "log_history": history,
     }
     if trainer.is_world_process_zero():
-        summary = {k: v for k, v in metrics.items() if k != "adapter_dir"}  # log_history: notebook 05 plots it
+        # Keep log_history: notebook 05 plots the loss curves of the run that made the adapter.
+        summary = {k: v for k, v in metrics.items() if k != "adapter_dir"}
         summary["config"] = dataclasses.asdict(cfg)
         (out_dir / ADAPTER_MARKER).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     if verbose:
