@@ -7,6 +7,7 @@ import os
 import platform
 import random
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,6 +113,9 @@ def versions() -> dict[str, str]:
 def setup(seed: int = 0, *, verbose: bool = True) -> Setup:
     """The notebooks' setup cell: print versions, seed everything, pick device and compute dtype."""
     set_seed(seed)
+    # peft calls a transformers property deprecated in 5.x; the warning is not the learner's to fix and it
+    # prints an absolute path into the notebook's output.
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     device = pick_device()
     bf16 = bf16_supported(device)
     info = Setup(device=device, autocast_dtype=autocast_dtype(device), bf16=bf16, seed=seed)

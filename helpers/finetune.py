@@ -220,6 +220,7 @@ def training_arguments(cfg: FinetuneConfig, **overrides: Any):
         logging_steps=cfg.logging_steps,
         logging_first_step=True,
         eval_strategy="steps" if has_eval else "no",
+        prediction_loss_only=True,  # keep only the loss: gathering (batch, seq, vocab) logits is slow and huge
         eval_steps=cfg.eval_steps if has_eval else None,
         save_strategy="steps" if cfg.save_steps > 0 else "no",
         save_steps=cfg.save_steps if cfg.save_steps > 0 else 500,
