@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                 kernel_name="python3",
                 progress_bar=True,
                 execution_timeout=args.timeout,
+                store_widget_state=False,  # output policy: no widget state in committed notebooks
             )
         except Exception as exc:  # noqa: BLE001 - keep going, report at the end
             status = "FAILED"
