@@ -15,8 +15,9 @@ import pytest
 from helpers.results import load
 from helpers.runner import NOTEBOOKS, notebooks
 
-#: Wall-clock budget per notebook in smoke mode (seconds); the run is killed past it.
-DEFAULT_BUDGET = 240
+#: Wall-clock limit per notebook in smoke mode (seconds): a guard that kills a hung kernel, not a speed
+#: target (smoke runs take 20-120 s on an idle 2-core machine; speed is measured in benchmarks/).
+DEFAULT_BUDGET = 600
 BUDGET: dict[str, int] = {}
 
 
