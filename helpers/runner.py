@@ -38,6 +38,17 @@ def _fmt(v: object) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def tidy_executed(path: Path) -> None:
+    """Apply the output policy to an executed notebook: no widget state, no machine paths in its metadata."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.get("metadata", {}).pop("widgets", None)
+    pm_meta = data.get("metadata", {}).get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if pm_meta.get(key):
+            pm_meta[key] = f"notebooks/{Path(pm_meta[key]).name}"
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def summary_table(rows: list[dict], results: dict[str, dict]) -> str:
     lines = [f"{'notebook':<28} {'status':<7} {'time':>8}  key results", "-" * 100]
     for row in rows:
@@ -86,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # noqa: BLE001 - keep going, report at the end
             status = "FAILED"
             print(f"    {nb.name} failed: {type(exc).__name__}: {str(exc)[:2000]}", file=sys.stderr)
+        if target.is_file():
+            tidy_executed(target)
         seconds = time.perf_counter() - start
         rows.append({"notebook": nb.stem, "status": status, "seconds": seconds})
         print(f"    {status} in {seconds:.0f} s", flush=True)
