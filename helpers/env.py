@@ -116,6 +116,9 @@ def setup(seed: int = 0, *, verbose: bool = True) -> Setup:
     # peft calls a transformers property deprecated in 5.x; the warning is not the learner's to fix and it
     # prints an absolute path into the notebook's output.
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    # Same for transformers 5 renames that TRL's configs still trigger (gradient_checkpointing ->
+    # activation_checkpointing): the message names a file in site-packages.
+    warnings.filterwarnings("ignore", message=".*will be removed in v6.*", category=FutureWarning)
     device = pick_device()
     bf16 = bf16_supported(device)
     info = Setup(device=device, autocast_dtype=autocast_dtype(device), bf16=bf16, seed=seed)
