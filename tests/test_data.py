@@ -265,7 +265,8 @@ def test_splits_follow_the_data_contract(splits) -> None:
     assert len(splits["train"]) >= 2000 and len(splits["validation"]) >= 200 and len(splits["test"]) >= 200
     for name, records in splits.items():
         zh = sum(r["meta"]["lang"] == "zh" for r in records) / len(records)
-        assert 0.25 <= zh <= 0.35, (name, zh)
+        # the training mix holds more Chinese (data/README.md); validation and test keep 30 %
+        assert (0.35 <= zh <= 0.45) if name == "train" else (0.25 <= zh <= 0.35), (name, zh)
         tags = {t.split(":")[0] for r in records for t in r["meta"]["tags"]}
         assert {"missing", "correction", "number_words"} <= tags, (name, tags)
         for r in records:
@@ -280,26 +281,43 @@ def test_splits_follow_the_data_contract(splits) -> None:
             assert D.prompt_messages(r) == r["messages"][:2]
 
 
-def test_test_split_values_and_messages_never_seen_in_training(splits) -> None:
-    def values(records):
-        out = set()
-        for r in records:
-            rec = json.loads(D.target_text(r))
-            out |= {(f, rec[f]) for f in ("customer", "product", "city") if rec[f] is not None}
-        return out
+def test_test_split_customers_and_messages_never_seen_in_training(splits) -> None:
+    def values(records, field):
+        return {json.loads(D.target_text(r))[field] for r in records} - {None}
 
-    train = values(splits["train"])
-    assert not train & values(splits["test"]) and not train & values(splits["validation"])
+    train = values(splits["train"], "customer")
+    assert not train & values(splits["test"], "customer") and not train & values(splits["validation"], "customer")
     train_msgs = {r["messages"][1]["content"] for r in splits["train"]}
     assert not train_msgs & {r["messages"][1]["content"] for r in splits["test"]}
+    # products and cities are the shop's closed catalog, shared on purpose (data/README.md): check it is used
+    assert values(splits["test"], "city") <= values(splits["train"], "city")
 
 
-def test_test_split_phrasings_never_seen_in_training() -> None:
+def test_english_test_phrasings_never_seen_in_training() -> None:
     gen = _generator()
-    for lang in (gen.EN, gen.ZH):
-        for key, pool in lang.items():
-            train, test = set(gen._cut(pool, "train")), set(gen._cut(pool, "test"))
-            assert not (train & test) - {""}, key
+    train, test = gen.Pools("train"), gen.Pools("test")
+    for key in gen.EN:
+        assert test.en[key] and not (set(train.en[key]) & set(test.en[key])) - {""}, key
+    assert not set(train.en_first) & set(test.en_first) and not set(train.zh_given) & set(test.zh_given)
+    # Chinese wordings are shared on purpose (data/README.md explains why)
+    assert train.zh == test.zh
+
+
+def test_english_test_messages_use_only_test_phrasings(splits) -> None:
+    import re
+
+    gen = _generator()
+    train = gen.Pools("train")
+
+    def pattern(template):  # "Ship to {city}." -> r"Ship to [^.,;:!?]+?\." (the wording, any value)
+        return re.compile(re.sub(r"\\\{\w+\\\}", "[^.,;:!?]+?", re.escape(template)))
+
+    # clauses with a value, and greetings / sign-offs long enough not to occur inside other text by chance
+    train_wordings = [pattern(p) for key in gen.EN for p in train.en[key] if "{" in p or len(p) > 8]
+    for r in splits["test"]:
+        if r["meta"]["lang"] == "en":
+            msg = r["messages"][1]["content"]
+            assert not [p.pattern for p in train_wordings if p.search(msg)], msg
 
 
 def test_hard_cases_are_labelled_correctly(splits) -> None:
