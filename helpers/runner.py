@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
                 kernel_name="python3",
                 progress_bar=True,
                 execution_timeout=args.timeout,
-                store_widget_state=False,  # output policy: no widget state in committed notebooks
+                # keep nbclient's default store_widget_state=True: with False, its Output-widget emulation
+                # raises KeyError(comm_id) now and then (nbclient 0.11); tidy_executed drops the state below
             )
         except Exception as exc:  # noqa: BLE001 - keep going, report at the end
             status = "FAILED"

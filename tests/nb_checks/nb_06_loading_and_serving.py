@@ -10,7 +10,11 @@ def check(results: dict) -> None:
     )
     assert results["missing_error_names_fix"], "the missing-adapter error must name ensure_adapter()"
     # merge fidelity: the merged model computes what the adapter model computes, and not what the base computes
-    assert results["max_logit_diff"] <= 1e-4, results["max_logit_diff"]
+    assert results["max_logit_diff"] <= 1e-4, results["max_logit_diff"]  # the smoke adapter meets the bound
+    assert results["within_bound"] is True
+    # and the merge error is of the size of fp32's own rounding on this model (a wrong merge is off by units)
+    assert results["at_rounding_floor"] is True
+    assert 0.0 <= results["fp32_rounding"] < 1e-2, results["fp32_rounding"]
     assert results["merged_vs_base_diff"] > 1e-2, "the merged model behaves like the base model"
     assert results["same_greedy"] is True
     assert results["reload_diff"] == 0.0, "the saved merged folder is not the merged model"
