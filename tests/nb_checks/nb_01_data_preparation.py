@@ -4,7 +4,8 @@
 def check(results: dict) -> None:
     assert results["n_train"] >= 2000 and results["n_validation"] >= 200 and results["n_test"] >= 200, results
     for split, share in results["zh_share"].items():
-        assert 0.25 <= share <= 0.35, (split, share)
+        # the training mix holds more Chinese (data/README.md); validation and test keep 30 %
+        assert (0.35 <= share <= 0.45) if split == "train" else (0.25 <= share <= 0.35), (split, share)
     assert 50 <= results["tokens_p50"] <= results["tokens_p95"] <= results["tokens_max"] <= 200, results
     assert results["max_length"] >= results["tokens_max"] and results["max_length"] % 32 == 0
     assert results["labels_match_answer"] is True
