@@ -6,9 +6,9 @@ Run from the repository root:
     python data/generate.py --check    # regenerates in memory and fails if the committed files differ
 
 Only the standard library is used, and the output depends on nothing but ``--seed``: running it again
-gives identical bytes. Every phrase pool (clauses, greetings) and every entity pool (names, products,
-cities) is cut into three disjoint parts, so validation and test messages use phrasings and entity
-values that never appear in training.
+gives identical bytes. English phrasings and customer names are cut into three disjoint parts, so
+validation and test messages use English wordings and names that never appear in training; products,
+cities, Chinese wordings and Chinese surnames are shared by all splits (``Pools`` and data/README.md say why).
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ def _words(text: str) -> list[str]:
 
 # fmt: off
 # --------------------------------------------------------------------------------------------------
-# Entity pools. Each list is split by position: the first 70 % train, the next 15 % validation,
-# the last 15 % test (see ``_cut``), so the three splits never share a value.
+# Entity pools. Name lists are split by position: the first 70 % train, the next 15 % validation,
+# the last 15 % test (see ``_cut``); products, cities and Chinese surnames are shared (see ``Pools``).
 # --------------------------------------------------------------------------------------------------
 EN_FIRST = _words("""Maria James Olivia Daniel Sophie Liam Emma Noah Grace Lucas Chloe Ethan Hannah Oscar Ruby Adam Ella
 Samuel Alice Henry Zoe Isaac Mia Leo Nora Owen Ivy Felix Clara Jack Laura Victor Julia Tom Rosa Ben Anna Paul
@@ -135,7 +135,7 @@ ZH_DIGITS = "零一二三四五六七八九"
 # --------------------------------------------------------------------------------------------------
 # Phrase pools. {c} customer, {p} product, {q} quantity, {m} measure word (Chinese), {city} city,
 # {w} a wrong candidate (the quantity or city the customer takes back), {o} an unrelated other city.
-# Every pool is cut 70/15/15 like the entity pools: validation and test phrasings are unseen in training.
+# English pools are cut 70/15/15 like the names (test wordings unseen in training); Chinese ones are shared.
 # --------------------------------------------------------------------------------------------------
 EN = {
     "name_missing": [
