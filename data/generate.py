@@ -46,8 +46,8 @@ def _words(text: str) -> list[str]:
 
 # fmt: off
 # --------------------------------------------------------------------------------------------------
-# Entity pools. Name lists are split by position: the first 70 % train, the next 15 % validation,
-# the last 15 % test (see ``_cut``); products, cities and Chinese surnames are shared (see ``Pools``).
+# Entity pools. Name lists are cut 70 / 15 / 15 into train / validation / test from a fixed shuffle
+# (``_cut_names``); products, cities and Chinese surnames are shared (see ``Pools``).
 # --------------------------------------------------------------------------------------------------
 EN_FIRST = _words("""Maria James Olivia Daniel Sophie Liam Emma Noah Grace Lucas Chloe Ethan Hannah Oscar Ruby Adam Ella
 Samuel Alice Henry Zoe Isaac Mia Leo Nora Owen Ivy Felix Clara Jack Laura Victor Julia Tom Rosa Ben Anna Paul
@@ -78,8 +78,9 @@ EN_CITIES = [
     "Adelaide", "Halifax", "Winnipeg", "Milwaukee", "Raleigh", "Omaha", "Tucson", "Reno", "Boise", "Spokane",
     "Savannah", "Anchorage",
 ]
-# More names (appended, so the 70/15/15 cut spreads them over all splits): many different names teach the
-# model to copy the name the message gives instead of recalling one it saw in training.
+# More names: many different names teach the model to copy the name the message gives instead of recalling one
+# it saw in training. They are appended, and the lists are ordered roughly from common to rare, so names are cut
+# from a fixed shuffle (``_cut_names``): a positional cut would give the test split only the rarest names.
 EN_FIRST += _words("""Abigail Aaron Beatrice Brandon Camille Cedric Daisy Derek Eleanor Edwin Freya Gavin Georgia Harvey Hazel
 Ian Imogen Jasper Jade Keith Leah Lionel Mabel Marcus Naomi Nathan Olive Patrick Phoebe Quentin Rachel Roland
 Sienna Stuart Tabitha Theo Ursula Vincent Violet Wesley Willow Xavier Yasmin Zachary Agnes Alfie Bella Callum
@@ -139,14 +140,21 @@ ZH_DIGITS = "零一二三四五六七八九"
 # --------------------------------------------------------------------------------------------------
 EN = {
     "name_missing": [
+        "I'd prefer not to give my name.", "No name needed.", "Don't put a name on it.", "Keep my name off it.",
+        "Nameless order, please.", "I'm not giving a name.", "Customer name: none.", "My name doesn't matter.",
+        "Buyer: anonymous.", "Without a name, please.", "You don't need my name.", "Name left out on purpose.",
         "No name on this one.", "I'd rather stay anonymous.", "Guest order.", "Name withheld.",
         "Anonymous buyer here.", "Skip the name, please.", "No account name for now.", "Ordering as a guest.",
-        "Leave the name blank.", "Name: not given.", "I won't share my name.", "Unnamed order.",
+        "Leave the name blank.", "No name given.", "I won't share my name.", "Unnamed order.",
     ],
     "city_missing": [
+        "Not sure of the city yet.", "The address comes later.", "City to be decided.", "I'll tell you where later.",
+        "No delivery city yet.", "Destination: unknown.", "I haven't picked the city yet.", "City still open.",
+        "The shipping city will follow.", "Address unknown at the moment.", "Don't know where to send it yet.",
+        "City: not decided.",
         "Delivery address to follow.", "I'll send the city later.", "Address: to be confirmed.",
         "Not sure where to ship yet.", "Shipping city TBD.", "Will tell you the destination later.",
-        "Destination pending.", "I'll confirm the delivery city soon.", "City: unknown for now.",
+        "Destination pending.", "I'll confirm the delivery city soon.", "The city is unknown for now.",
         "Where to ship: still deciding.", "Ship-to city to follow.", "Delivery location not decided yet.",
     ],
     "name": [
@@ -165,6 +173,11 @@ EN = {
         "Send over {q} {p} units.",
     ],
     "order_noqty": [
+        "I'd like some {p}, quantity not decided.", "The {p}, please; I'll confirm how many.",
+        "Some {p} for me, amount later.", "Order the {p} for me; the number comes later.",
+        "Please reserve the {p}, quantity open.", "I need the {p}, but not sure how many.", "{p}: quantity TBD.",
+        "I'm after the {p}, how many I'll say later.", "Can you put the {p} aside? Amount to follow.",
+        "We want the {p}; quantity unknown.", "{p} please, number not fixed yet.", "I'll buy the {p}, amount unclear.",
         "I'd like to order the {p}, not sure how many yet.", "Please send the {p}; quantity to be confirmed.",
         "Interested in the {p}, will confirm the amount later.", "Order: {p}, qty TBD.",
         "I want the {p}, amount undecided.", "Item: {p}, quantity unknown for now.",
@@ -172,14 +185,30 @@ EN = {
         "Requesting the {p}, count not decided.", "Looking at the {p}, quantity later.",
         "We'd like the {p}; how many is still open.", "Add the {p} to my order, amount pending.",
     ],
-    "order_fix": [
-        "I'd like {w} x {p}. Actually, make it {q}, not {w}.", "Please send {w} units of {p} - sorry, I meant {q}.",
-        "Order {w} of the {p}... no wait, {q}.", "{w} x {p}. Correction: {q} units.",
-        "I need {w} {p} units, change that to {q}.", "Make it {q} {p} units, not {w}.",
-        "Can I get {w} of the {p}? Oops, {q} instead.", "Quantity {w} for the {p}; scratch that, {q}.",
-        "Not {w} but {q} units of {p}, please.", "Update: {q} of the {p} instead of {w}.",
-        "I said {w} {p} units earlier, it should be {q}.", "{p}: {w}, no, {q} pieces.",
-    ],
+    # Corrections come in families of sentence structure: the wrong value first and then the fix, the right value
+    # first and the wrong one negated after it, the wrong one negated first (and, for cities, a distractor city).
+    # Each family is cut 70/15/15 on its own (``_cut``), so training sees every structure the test split uses,
+    # in other wordings.
+    "order_fix": {
+        "fix_after": [
+            "I'd like {w} x {p}. Actually, make it {q}.", "Please send {w} units of {p} - sorry, I meant {q}.",
+            "Order {w} of the {p}... no wait, {q}.", "{w} x {p}. Correction: {q} units.",
+            "I need {w} {p} units, change that to {q}.", "Can I get {w} of the {p}? Oops, {q} instead.",
+            "Quantity {w} for the {p}; scratch that, {q}.", "Put me down for {w} {p} units. Sorry, {q}.",
+            "I said {w} {p} units earlier, it should be {q}.", "{p}: {w}, no, {q} pieces.",
+        ],
+        "right_first": [
+            "Make it {q} {p} units, not {w}.", "{q} x {p}, not {w} as I said before.",
+            "Send {q} of the {p}; the {w} I mentioned was a typo.", "Please ship {q} {p} units rather than {w}.",
+            "I need {q} {p} units (earlier I wrote {w}, that was wrong).",
+            "{q} units of {p} - ignore the {w} from my last message.", "Update: {q} of the {p} instead of {w}.",
+        ],
+        "wrong_negated_first": [
+            "Not {w} but {q} units of {p}, please.", "Not {w}, I need {q} of the {p}.", "Forget {w}: {q} x {p}.",
+            "Scratch {w}; I'll take {q} of the {p}.", "{w} {p} units is wrong, make it {q}.",
+            "Ignore the {w}: {q} of the {p} is right.",
+        ],
+    },
     "city": [
         "Ship to {city}.", "Deliver it to {city}, please.", "I'm in {city}.", "Address: {city}.",
         "Send it to {city}.", "Shipping city: {city}.", "Destination: {city}.", "I live in {city}.",
@@ -187,14 +216,32 @@ EN = {
         "City: {city}.", "Bring it to {city}.", "Post it to {city}.", "Drop-off in {city}.",
         "The parcel goes to {city}.", "Based in {city}.", "Deliver in {city}.", "To {city}, thanks.",
     ],
-    "city_fix": [
-        "Ship to {w}. Oops, no: ship to {city}.", "Deliver to {w} - sorry, {city}.",
-        "Send it to {city}, not {w}.", "Address: {w}, correction, {city}.", "I moved from {w} to {city}, so ship to {city}.",
-        "Not {w}: the parcel goes to {city}.", "Destination {w}... no wait, {city}.",
-        "Change the city from {w} to {city}.", "My friend in {o} recommended it; ship to {city}.",
-        "I'm visiting {o}, but deliver to {city}.", "Deliver to {city} (I used to live in {w}).",
-        "Ship to {city}, my old address in {w} is wrong.",
-    ],
+    "city_fix": {
+        "fix_after": [
+            "Ship to {w}. Oops, no: ship to {city}.", "Deliver to {w} - sorry, {city}.",
+            "Address: {w}, correction, {city}.", "Destination {w}... no wait, {city}.",
+            "Change the city from {w} to {city}.", "I moved from {w} to {city}, so ship to {city}.",
+            "Ship to {w}. Scratch that, {city}.", "Send it to {w}, I mean {city}.",
+            "Deliver in {w}. Correction: {city}.", "City: {w}, sorry, make that {city}.",
+        ],
+        "right_first": [
+            "Send it to {city}, not {w}.", "Deliver to {city}, not to {w} as I wrote before.",
+            "It goes to {city}; ignore the {w} address.", "Destination: {city}. {w} was a typo.",
+            "Please deliver to {city} rather than {w}.", "Ship to {city} - forget {w}.",
+            "Address is {city}; the {w} one is outdated.", "To {city}, please, and not {w}.",
+            "Deliver to {city} (I used to live in {w}).", "Ship to {city}, my old address in {w} is wrong.",
+        ],
+        "wrong_negated_first": [
+            "Not {w}: the parcel goes to {city}.", "Not {w} but {city}, please.", "Not to {w}, deliver to {city}.",
+            "Forget {w}; ship to {city}.", "Ignore {w}, the city is {city}.", "{w} is wrong, send it to {city}.",
+        ],
+        "distractor": [  # another city is mentioned, but not as the destination
+            "My friend in {o} recommended it; ship to {city}.", "I'm visiting {o}, but deliver to {city}.",
+            "Ship to {city}; I'm flying to {o} next week.", "Deliver to {city}. My sister in {o} loves your shop.",
+            "I work in {o} but live in {city}; ship to {city}.", "Send it to {city} (I saw your ad in {o}).",
+            "Saw your stand in {o}. Deliver to {city}.",
+        ],
+    },
     "open": ["", "", "", "Hi!", "Hello,", "Good morning.", "Hey there.", "Quick order:", "Hi team,", "Dear shop,",
              "Hello again.", "Greetings.", "Morning!", "Hiya,", "Evening."],
     "close": ["", "", "", "Thanks!", "Thank you.", "Cheers.", "Thanks a lot.", "Best wishes.", "Much appreciated.",
@@ -251,11 +298,21 @@ ZH = {
 # fmt: on
 
 
-def _cut(items: list, split: str) -> list:
-    """The part of ``items`` a split may use: first 70 % train, next 15 % validation, last 15 % test."""
+def _cut(items: list | dict[str, list], split: str) -> list:
+    """The part of ``items`` a split may use: first 70 % train, next 15 % validation, last 15 % test.
+
+    A dict of families (``{"fix_after": [...], ...}``) is cut family by family, so every split gets every family.
+    """
+    if isinstance(items, dict):
+        return [item for family in items.values() for item in _cut(family, split)]
     n = len(items)
     a, b = round(n * 0.70), round(n * 0.85)
     return {"train": items[:a], "validation": items[a:b], "test": items[b:]}[split]
+
+
+def _cut_names(names: list[str], split: str) -> list[str]:
+    """``_cut`` of a fixed shuffle of ``names``: each split gets common and rare names alike."""
+    return _cut(random.Random("names").sample(names, len(names)), split)
 
 
 def _en_number(n: int) -> str:
@@ -280,13 +337,13 @@ class Pools:
         # Chinese phrasings are shared by all splits: the embedded model (SmolLM2, trained on English) knows too
         # little Chinese to read a wording it never saw; Chinese entity values are still split (see above).
         self.zh = dict(ZH)
-        self.en_first, self.en_last = _cut(EN_FIRST, split), _cut(EN_LAST, split)
+        self.en_first, self.en_last = _cut_names(EN_FIRST, split), _cut_names(EN_LAST, split)
         # Products and cities form the shop's catalog and delivery area: a closed set, known when the model is
         # trained, so all splits share them. Customer names are open-ended, so they are cut like the phrasings.
         self.en_products, self.en_cities = EN_PRODUCTS, EN_CITIES
         # Chinese surnames are a closed class (a few hundred cover nearly everyone), so every split draws from
         # the whole list; given names are cut, so full test names are still never seen in training.
-        self.zh_surnames, self.zh_given = ZH_SURNAMES, _cut(ZH_GIVEN, split)
+        self.zh_surnames, self.zh_given = ZH_SURNAMES, _cut_names(ZH_GIVEN, split)
         self.zh_products, self.zh_cities = ZH_PRODUCTS, ZH_CITIES
 
 

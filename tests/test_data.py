@@ -298,6 +298,11 @@ def test_english_test_phrasings_never_seen_in_training() -> None:
     train, test = gen.Pools("train"), gen.Pools("test")
     for key in gen.EN:
         assert test.en[key] and not (set(train.en[key]) & set(test.en[key])) - {""}, key
+    # correction wordings are cut family by family: training sees every sentence structure the test uses
+    for key, families in ((k, v) for k, v in gen.EN.items() if isinstance(v, dict)):
+        for family, templates in families.items():
+            for split in (train, test, gen.Pools("validation")):
+                assert set(templates) & set(split.en[key]), (key, family)
     assert not set(train.en_first) & set(test.en_first) and not set(train.zh_given) & set(test.zh_given)
     # Chinese wordings are shared on purpose (data/README.md explains why)
     assert train.zh == test.zh
