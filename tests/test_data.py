@@ -306,6 +306,9 @@ def test_english_test_phrasings_never_seen_in_training() -> None:
     assert not set(train.en_first) & set(test.en_first) and not set(train.zh_given) & set(test.zh_given)
     # Chinese wordings are shared on purpose (data/README.md explains why)
     assert train.zh == test.zh
+    # names are cut from a shuffle: the lists run from common to rare, and their tail alone would be the rarest names
+    for names, held_out in ((gen.EN_FIRST, test.en_first), (gen.EN_LAST, test.en_last), (gen.ZH_GIVEN, test.zh_given)):
+        assert set(held_out) != set(names[-len(held_out):]), "the test split got only the tail of a name list"
 
 
 def test_english_test_messages_use_only_test_phrasings(splits) -> None:
