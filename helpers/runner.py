@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -14,6 +15,11 @@ from helpers.env import ROOT
 from helpers.results import load
 
 NOTEBOOKS = ROOT / "notebooks"
+README = ROOT / "README.md"
+#: The title cell's time estimate, rewritten from the measured seconds after every default run.
+TIME_LINE = re.compile(r"(Time on a laptop CPU: about )(\d+(?:\.\d+)? (?:min|s))")
+#: A README notebook-table row: ``| 04 | [Training](...) | ... | <time> |``.
+README_ROW = re.compile(r"^(\| (\d\d) \|.*\| )([^|]+)( \|)$", re.M)
 
 
 def notebooks(only: list[str] | None = None) -> list[Path]:
@@ -49,6 +55,42 @@ def tidy_executed(path: Path) -> None:
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def format_duration(seconds: float) -> str:
+    """A title-sized duration: ``"40 s"`` under 90 s (to 5 s), else minutes to the half (``"4.5 min"``)."""
+    if seconds < 90:
+        return f"{max(5, 5 * round(seconds / 5))} s"
+    return f"{round(seconds / 30) / 2:g} min"
+
+
+def stamp_time(path: Path, seconds: float) -> bool:
+    """Write the measured ``seconds`` into the notebook's "Time on a laptop CPU: about ..." line."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for cell in data["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        text = "".join(cell["source"])
+        new = TIME_LINE.sub(lambda m: m.group(1) + format_duration(seconds), text, count=1)
+        if new != text:
+            cell["source"] = new.splitlines(keepends=True)
+            path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            return True
+        if TIME_LINE.search(text):
+            return False
+    return False
+
+
+def stamp_readme(seconds: dict[str, float], readme: Path = README) -> None:
+    """Write measured per-notebook times (keyed by the two-digit prefix) into the README's notebook table."""
+    text = readme.read_text(encoding="utf-8")
+
+    def row(m: re.Match) -> str:
+        if m.group(2) not in seconds:
+            return m.group(0)
+        return f"{m.group(1)}about {format_duration(seconds[m.group(2)])}{m.group(4)}"
+
+    readme.write_text(README_ROW.sub(row, text), encoding="utf-8")
+
+
 def summary_table(rows: list[dict], results: dict[str, dict]) -> str:
     lines = [f"{'notebook':<28} {'status':<7} {'time':>8}  key results", "-" * 100]
     for row in rows:
@@ -75,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     # The kernels inherit this; helpers.results.record() writes there.
     os.environ["LORA_LAB_RUN_DIR"] = str(out_dir)
+    # Committed outputs show every exercise check passing; a learner's Run All leaves the solutions off.
+    os.environ["LORA_LAB_SOLUTIONS"] = "1"
     params = {"SMOKE": True} if args.smoke else {}
     todo = notebooks(args.only)
     rows = []
@@ -98,12 +142,16 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # noqa: BLE001 - keep going, report at the end
             status = "FAILED"
             print(f"    {nb.name} failed: {type(exc).__name__}: {str(exc)[:2000]}", file=sys.stderr)
+        seconds = time.perf_counter() - start
         if target.is_file():
             tidy_executed(target)
-        seconds = time.perf_counter() - start
+            if args.in_place and status == "ok" and not args.smoke:
+                stamp_time(target, seconds)
         rows.append({"notebook": nb.stem, "status": status, "seconds": seconds})
         print(f"    {status} in {seconds:.0f} s", flush=True)
 
+    if args.in_place and not args.smoke:
+        stamp_readme({r["notebook"][:2]: r["seconds"] for r in rows if r["status"] == "ok"})
     results = load(out_dir)
     for row in rows:
         results.setdefault(row["notebook"], {})["_run"] = {

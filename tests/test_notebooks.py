@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 
 from helpers.results import load
 from helpers.runner import NOTEBOOKS, notebooks
+from tests.exercises import probe_cell, problems
 
 #: Wall-clock limit per notebook in smoke mode (seconds): a guard that kills a hung kernel, not a speed
 #: target (smoke runs take 20-120 s on an idle 2-core machine; speed is measured in benchmarks/).
@@ -59,7 +61,18 @@ def run_notebook(
 @pytest.mark.slow
 @pytest.mark.parametrize("nb", notebooks(), ids=lambda p: p.stem)
 def test_notebook_smoke(nb: Path, tmp_path: Path) -> None:
-    results = run_notebook(nb, tmp_path)
+    """One smoke run per notebook: its recorded results are checked, and every exercise is tried three ways
+    (unanswered, wrong, solved) in the same kernel by a probe cell appended to a copy of the notebook."""
+    data = json.loads(nb.read_text(encoding="utf-8"))
+    data["cells"].append(probe_cell(data))
+    probed = tmp_path / "in" / nb.name
+    probed.parent.mkdir()
+    probed.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    results = run_notebook(probed, tmp_path)
     assert results, f"{nb.name} recorded no results: its last cell must call helpers.results.record()"
     checker = importlib.import_module(f"tests.nb_checks.nb_{nb.stem}")
     checker.check(results)
+    report = json.loads((tmp_path / "exercises.json").read_text(encoding="utf-8"))
+    assert report, f"{nb.name} has no exercises"
+    bad = problems(report)
+    assert not bad, f"{nb.name}: exercises that do not really test:\n" + "\n".join(bad)
