@@ -33,7 +33,7 @@ def check(
     hint: str,
     rel_tol: float = 0.0,
     equal: Callable[[Any, Any], bool] | None = None,
-) -> bool:
+) -> None:
     """Check exercise ``n``'s ``answer`` against ``truth``, which the caller computes from the library or the data.
 
     Args:
@@ -44,15 +44,14 @@ def check(
         rel_tol: relative tolerance for numbers (0: exact).
         equal: a custom comparison ``equal(answer, truth) -> bool`` (for functions, sets, tensors).
 
-    Returns:
-        True when right, False when not answered yet.
+    It prints its verdict and returns nothing, so a check cell shows one line.
 
     Raises:
         AssertionError: when the answer is wrong, with the hint.
     """
     if answer is None:
         print(f"Exercise {n}: not answered yet. Fill in answer_{n} above and run this cell again.")
-        return False
+        return
     try:
         ok = bool(equal(answer, truth)) if equal is not None else _same(answer, truth, rel_tol)
     except Exception as exc:  # noqa: BLE001 - a crashing answer is a wrong answer, with the reason
@@ -63,4 +62,3 @@ def check(
         raise AssertionError(f"Exercise {n}: {answer!r} is not right. Hint: {hint}")
     shown = answer if not callable(answer) else getattr(answer, "__name__", "your function")
     print(f"Exercise {n}: correct ({shown!r}).")
-    return True
