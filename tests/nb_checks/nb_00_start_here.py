@@ -8,3 +8,6 @@ def check(results: dict) -> None:
     assert results["device"] in {"cpu", "cuda"}
     assert results["compute_dtype"] in {"float32", "bfloat16"}
     assert 0 < results["load_seconds"] < 60
+    # the prose says a second greedy run repeats the first, and that the base model misses the JSON record
+    assert results["greedy_repeats"] is True
+    assert results["task_answer_is_record"] is False

@@ -6,6 +6,20 @@ def check(results: dict) -> None:
     for split, share in results["zh_share"].items():
         # the training mix holds more Chinese (data/README.md); validation and test keep 30 %
         assert (0.35 <= share <= 0.45) if split == "train" else (0.25 <= share <= 0.35), (split, share)
+        assert results[f"zh_share_{split}"] == share, (split, share)
+    # section 8: the training split oversamples Chinese and every hard case; no test customer is seen in training
+    assert results["zh_share_train"] > max(results["zh_share_validation"], results["zh_share_test"])
+    for kind, share in results["hard_share"]["train"].items():
+        held_out = (results["hard_share"]["validation"][kind], results["hard_share"]["test"][kind])
+        assert share > max(held_out), (kind, share, held_out)
+    assert results["test_names_in_train"] == 0, results["test_names_in_train"]
+    # section 5: most English words are one token; Chinese takes far more tokens per character
+    assert results["en_one_token_word_share"] > 0.5, results["en_one_token_word_share"]
+    per_char = results["tokens_per_char"]
+    assert per_char["zh"] > 1 and per_char["zh"] > 3 * per_char["en"], per_char
+    # section 7: Chinese records are longer in tokens although shorter in characters
+    assert results["median_tokens"]["zh"] > results["median_tokens"]["en"], results["median_tokens"]
+    assert results["median_chars"]["zh"] < results["median_chars"]["en"], results["median_chars"]
     assert 50 <= results["tokens_p50"] <= results["tokens_p95"] <= results["tokens_max"] <= 200, results
     assert results["max_length"] >= results["tokens_max"] and results["max_length"] % 32 == 0
     assert results["labels_match_answer"] is True
