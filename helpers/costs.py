@@ -1,4 +1,4 @@
-"""Back-of-the-envelope training costs: memory, FLOPs, GPU-hours and money for full fine-tuning, LoRA and QLoRA."""
+"""Back-of-the-envelope training costs: memory (and its ZeRO sharding), FLOPs, GPU-hours and money for full fine-tuning, LoRA and QLoRA."""
 
 from __future__ import annotations
 
@@ -7,9 +7,38 @@ from typing import Any
 #: Bytes per element of the dtypes we estimate with.
 DTYPE_BYTES: dict[str, float] = {"fp32": 4, "bf16": 2, "fp16": 2}
 
-#: Optimizer state bytes per TRAINABLE parameter (for fp32 states; halved for "bf16" pure training).
-#: AdamW keeps two moments (m and v); 8-bit AdamW (bitsandbytes) keeps both in 1 byte each.
+#: Optimizer states per TRAINABLE parameter: AdamW keeps two moments (m and v), SGD with momentum one.
+#: Their bytes depend on the precision (see :data:`PRECISIONS`); 8-bit AdamW (bitsandbytes) keeps
+#: both moments in 1 byte each whatever the precision.
 OPTIMIZER_STATES: dict[str, int] = {"adamw": 2, "adamw_8bit": 2, "sgd_momentum": 1, "sgd": 0}
+
+#: How training keeps the TRAINABLE parameters (``precision`` of :func:`training_memory`).
+#:   "mixed" (the default, what people run): the optimizer holds fp32 master weights and fp32 states,
+#:   the forward and backward run in 16 bit. DeepSpeed and FSDP keep a 16-bit working copy of the
+#:   weights (2 B), 16-bit gradients (2 B) and, in the optimizer, the fp32 master copy plus the fp32
+#:   AdamW moments (4 + 4 + 4 B): 16 bytes per parameter, the ZeRO paper's (2 + 2 + K) with K = 12.
+#:   ``Trainer(bf16=True)`` on an fp32-loaded model stores fp32 weights (4 B), fp32 gradients (4 B) and
+#:   the moments (8 B) instead: the same 16 B. LoRA adapters are fp32 (4 + 4 + 8 B).
+#:   "pure": everything in ``dtype``, including the AdamW moments (``torch.optim.AdamW`` keeps them in
+#:   the parameters' dtype): 8 bytes per parameter in bf16, with no fp32 copy. Cheaper, but small
+#:   updates round away in bf16 weights; use it only knowingly (e.g. with stochastic rounding or
+#:   Kahan summation).
+PRECISIONS: tuple[str, ...] = ("mixed", "pure")
+
+#: The ZeRO paper's K for mixed-precision Adam: fp32 master weights + momentum + variance = 12 bytes
+#: per parameter (Rajbhandari et al. 2020, "ZeRO: Memory Optimizations Toward Training Trillion
+#: Parameter Models", section 3.1).
+ZERO_K = 12
+
+#: ZeRO stages (0 = plain DDP), what each GPU holds over N GPUs for Psi parameters, and the PyTorch FSDP
+#: sharding strategy that holds the same (FSDP1 ``ShardingStrategy``; FSDP2: ``reshard_after_forward``
+#: True = FULL_SHARD, False = SHARD_GRAD_OP). ZeRO-1 has no FSDP counterpart.
+ZERO_STAGES: dict[str, dict[str, Any]] = {
+    "DDP": {"stage": 0, "formula": "(2+2+K)Ψ", "fsdp": "NO_SHARD"},
+    "ZeRO-1": {"stage": 1, "formula": "2Ψ + 2Ψ + KΨ/N", "fsdp": "-"},
+    "ZeRO-2": {"stage": 2, "formula": "2Ψ + (2+K)Ψ/N", "fsdp": "SHARD_GRAD_OP"},
+    "ZeRO-3": {"stage": 3, "formula": "(2+2+K)Ψ/N", "fsdp": "FULL_SHARD"},
+}
 
 #: NF4 storage per quantized weight: 4 bits + double-quantized absmax (8 bits per block of 64,
 #: plus one fp32 per 256 blocks) = 4.127 bits (Dettmers et al. 2023, QLoRA, section 3).
@@ -23,7 +52,8 @@ GiB = 2**30
 #: Accelerators for :func:`gpu_hours`: memory (GiB as sold, i.e. GB ~ GiB here), peak DENSE 16-bit
 #: tensor throughput (FLOP/s, datasheet, without 2:4 sparsity) and an illustrative on-demand price
 #: per GPU-hour in USD (late-2025 list prices of smaller clouds; hyperscalers charge 1.5-3x more).
-#: The T4 has no bf16: its figure is fp16. Prices are assumptions: pass your own to :func:`dollars`.
+#: The T4 (Turing) has no bf16: its figure is fp16, and it trains in fp16 (see :data:`GPU_DTYPE`).
+#: Prices are assumptions: pass your own to :func:`dollars`.
 GPUS: dict[str, dict[str, float]] = {
     "T4": {"memory_gb": 16, "peak_flops": 65e12, "usd_per_hour": 0.35},
     "A10G": {"memory_gb": 24, "peak_flops": 70e12, "usd_per_hour": 1.00},
@@ -40,6 +70,26 @@ HARDWARE: dict[str, float] = {
     "T4 (16 GB)": 16e9,
     "A100 (80 GB)": 80e9,
     "8xH100 (640 GB)": 8 * 80e9,
+}
+
+#: The 16-bit format each GPU trains in: bf16 from Ampere on (A10G, A100), fp16 on the T4, which has
+#: fp16 tensor cores but no bf16. fp16 has the same 2 bytes, so only the loss scaler differs.
+GPU_DTYPE: dict[str, str] = {
+    "T4": "fp16",
+    "A10G": "bf16",
+    "L4": "bf16",
+    "A100-80GB": "bf16",
+    "H100-80GB": "bf16",
+    "H200": "bf16",
+}
+
+#: The dtype to plan each :data:`HARDWARE` entry in: the course trains in fp32 on a laptop CPU (bf16
+#: autocast only where the CPU has native bf16), fp16 on a T4, bf16 on Ampere and newer.
+HARDWARE_DTYPE: dict[str, str] = {
+    "laptop CPU RAM (16 GB)": "fp32",
+    "T4 (16 GB)": "fp16",
+    "A100 (80 GB)": "bf16",
+    "8xH100 (640 GB)": "bf16",
 }
 
 #: Fraction of a device's memory we let the estimate use: CUDA context (~0.5 GB), the allocator's
@@ -91,6 +141,52 @@ def lora_parameters(config: Any, rank: int = 16, targets: tuple[str, ...] = LORA
     return s["layers"] * sum(rank * (dims[t][0] + dims[t][1]) for t in targets)
 
 
+def block_linear_parameters(config: Any) -> int:
+    """Weights of the transformer blocks' linear layers (attention and MLP projections, biases excluded).
+
+    These are what QLoRA stores in NF4: bitsandbytes quantizes the ``nn.Linear`` weights inside the
+    blocks, while the embeddings, the output head (transformers keeps ``lm_head`` unquantized), the
+    norms and the biases stay in 16 bit.
+
+    Args:
+        config: a transformers config (Llama/Qwen-style decoder).
+
+    Returns:
+        ``layers * (h*q + 2*h*kv + q*h + 3*h*i)``.
+    """
+    s = _shape(config)
+    return s["layers"] * (2 * s["h"] * s["q"] + 2 * s["h"] * s["kv"] + 3 * s["h"] * s["i"])
+
+
+def base_weight_bytes(
+    config: Any, *, nf4: bool = False, dtype: str = "bf16", n_params: int | None = None
+) -> float:
+    """Bytes of the model's own weights (no adapters): all in ``dtype``, or QLoRA's NF4 block linears.
+
+    Args:
+        config: a transformers config.
+        nf4: store :func:`block_linear_parameters` in NF4 (:data:`NF4_BYTES` each) as QLoRA does;
+            everything else (embeddings, head, norms, biases) stays in ``dtype``.
+        dtype: "bf16", "fp16" or "fp32".
+        n_params: the exact parameter count if known (default: computed on the meta device).
+
+    Returns:
+        Bytes. ``base_weight_bytes(c) / base_weight_bytes(c, nf4=True)`` is how much QLoRA shrinks the
+        weights: below ``2 / NF4_BYTES`` (3.9x) because the 16-bit rest does not shrink.
+    """
+    if dtype not in DTYPE_BYTES:
+        raise ValueError(f"dtype={dtype!r}; use one of {sorted(DTYPE_BYTES)}.")
+    if n_params is None:
+        from helpers.models import count_parameters
+
+        n_params = count_parameters(config)
+    b = DTYPE_BYTES[dtype]
+    if not nf4:
+        return float(n_params * b)
+    linear = block_linear_parameters(config)
+    return float((n_params - linear) * b + linear * NF4_BYTES)
+
+
 def activation_elements_per_token(config: Any, *, gradient_checkpointing: bool = False) -> dict[str, int]:
     """Elements autograd keeps per token between forward and backward, split into blocks and head.
 
@@ -129,29 +225,40 @@ def training_memory(
     seq_len: int,
     lora_rank: int = 16,
     dtype: str = "bf16",
+    precision: str = "mixed",
     optimizer: str = "adamw",
     gradient_checkpointing: bool = False,
     n_params: int | None = None,
 ) -> dict[str, float]:
     """Estimate the memory one training step needs, split into weights, gradients, optimizer and activations.
 
+    The defaults model what people run: AdamW in bf16 mixed precision (``Trainer(bf16=True)``, or
+    DeepSpeed / FSDP with bf16), i.e. 16 bytes per trainable parameter before activations.
+
     What it covers and assumes (all in bytes):
-      * weights: every parameter in ``dtype``; for "qlora" the block linears are NF4
-        (:data:`NF4_BYTES` per weight) while embeddings, head and norms stay in ``dtype``
-        (bitsandbytes quantizes ``nn.Linear`` only, and transformers keeps ``lm_head`` unquantized).
-        LoRA adapters are kept in fp32 (peft up-casts adapters of a 16-bit model by default).
-      * gradients: one per TRAINABLE parameter, in the trainable weights' dtype (all parameters for
-        "full", only the adapters for "lora"/"qlora"). Counting them all at once is an upper bound:
-        during backward some activations are already freed when the last gradients appear.
-      * optimizer: :data:`OPTIMIZER_STATES` states per trainable parameter, in fp32, except that
-        "full" with ``dtype="bf16"`` means pure bf16 training (states in bf16, as
-        ``torch.optim.AdamW`` keeps them in the parameters' dtype). ``adamw_8bit``: 1 byte per state.
-        Mixed precision with fp32 master weights (the classic "16 bytes per parameter") is
-        ``dtype="fp32"`` for the states plus bf16 activations: run both and compare if you need it.
-      * activations: :func:`activation_elements_per_token` x ``batch_size * seq_len`` tokens.
+      * "full", ``precision="mixed"`` (:data:`PRECISIONS`): laid out as DeepSpeed and the ZeRO paper
+        count it: weights = the 16-bit working copy (2 B/param), gradients 2 B, optimizer = fp32
+        master weights + the fp32 states (4 + 4 x :data:`OPTIMIZER_STATES`; AdamW: 12 B). Total 16 B
+        per parameter, as for ``Trainer(bf16=True)`` on fp32 weights (4 + 4 + 8 B). With
+        ``dtype="fp32"`` there is no separate master copy: 4 + 4 + 8 B. ``optimizer="adamw_8bit"``:
+        the two moments take 1 byte each (the fp32 master copy stays): 10 B per parameter.
+      * "full", ``precision="pure"``: weights, gradients and states all in ``dtype`` (bf16 AdamW:
+        2 + 2 + 4 = 8 B per parameter, no fp32 copy); with 8-bit AdamW 2 + 2 + 2 B.
+      * "lora" / "qlora": the frozen base stays in ``dtype`` (16 bit); for "qlora" its block linears
+        are NF4 (:data:`NF4_BYTES` per weight, see :func:`base_weight_bytes`). Only the adapters train:
+        with "mixed" they are fp32 (peft up-casts adapters of a 16-bit model by default) and carry fp32
+        gradients and fp32 states (4 + 4 + 8 B per adapter parameter); with "pure" they are in
+        ``dtype``. The frozen base has no gradients and no optimizer states.
+      * gradients are counted all at once, an upper bound: during backward some activations are
+        already freed when the last gradients appear.
+      * activations: :func:`activation_elements_per_token` x ``batch_size * seq_len`` tokens, in the
+        compute dtype (QLoRA computes in 16 bit even when ``dtype="fp32"``).
       * NOT covered: the framework itself (Python, torch and CUDA libraries and context, ~0.3-1 GB),
-        allocator caching and fragmentation, data loading, and evaluation or generation buffers.
-        :data:`HEADROOM` keeps room for them when deciding what fits.
+        allocator caching and fragmentation, autocast's cached 16-bit copies of fp32 weights (up to
+        2 B/param during a ``Trainer(bf16=True)`` step), data loading, and evaluation or generation
+        buffers. :data:`HEADROOM` keeps room for the first ones when deciding what fits. Note also that
+        peft's ``prepare_model_for_kbit_training`` (used by ``helpers.finetune`` for QLoRA) up-casts the
+        unquantized weights (embeddings, head, norms) to fp32; this estimate keeps them 16-bit.
 
     Args:
         config: a transformers config (``helpers.models.architecture(name)``).
@@ -159,7 +266,9 @@ def training_memory(
         batch_size: sequences per step (per device).
         seq_len: tokens per sequence (padded length).
         lora_rank: LoRA rank (ignored for "full").
-        dtype: "bf16", "fp16" or "fp32": weights and compute.
+        dtype: "bf16", "fp16" or "fp32": the weights' working copy and the compute (see
+            :data:`GPU_DTYPE`: a T4 trains in fp16).
+        precision: "mixed" (fp32 master weights and states, the default) or "pure" (all in ``dtype``).
         optimizer: a key of :data:`OPTIMIZER_STATES`.
         gradient_checkpointing: recompute blocks in backward.
         n_params: the exact parameter count if known (default: computed on the meta device).
@@ -172,6 +281,8 @@ def training_memory(
         raise ValueError(f"method={method!r}; use 'full', 'lora' or 'qlora'.")
     if dtype not in DTYPE_BYTES:
         raise ValueError(f"dtype={dtype!r}; use one of {sorted(DTYPE_BYTES)}.")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}; use one of {list(PRECISIONS)}.")
     if optimizer not in OPTIMIZER_STATES:
         raise ValueError(f"optimizer={optimizer!r}; use one of {sorted(OPTIMIZER_STATES)}.")
     if batch_size < 1 or seq_len < 1:
@@ -182,18 +293,23 @@ def training_memory(
         n_params = count_parameters(config)
     b = DTYPE_BYTES[dtype]
     s = _shape(config)
+    mixed = precision == "mixed"
     if method == "full":
         trainable = n_params
-        weights = n_params * b
-        grad_bytes = b
-        state_bytes = 1 if optimizer == "adamw_8bit" else b
+        weight_bytes = b  # the working copy the forward pass reads
+        master_bytes = 4 if mixed and b < 4 else 0  # fp32 master copy, held by the optimizer
+        state_bytes = 4 if mixed else b
+        weights = trainable * weight_bytes
     else:
         trainable = lora_parameters(config, lora_rank)
-        grad_bytes = 4  # fp32 adapters
-        state_bytes = 1 if optimizer == "adamw_8bit" else 4
-        block_linear = s["layers"] * (2 * s["h"] * s["q"] + 2 * s["h"] * s["kv"] + 3 * s["h"] * s["i"])
-        base = (n_params - block_linear) * b + block_linear * (NF4_BYTES if method == "qlora" else b)
-        weights = base + trainable * 4
+        weight_bytes = 4 if mixed else b  # peft keeps adapters in fp32 by default
+        master_bytes = 0
+        state_bytes = 4 if mixed else b
+        weights = base_weight_bytes(config, nf4=method == "qlora", dtype=dtype, n_params=n_params)
+        weights += trainable * weight_bytes
+    if optimizer == "adamw_8bit":
+        state_bytes = 1
+    grad_bytes = weight_bytes
     tokens = batch_size * seq_len
     act = activation_elements_per_token(config, gradient_checkpointing=gradient_checkpointing)
     compute_bytes = 2 if method == "qlora" and dtype == "fp32" else b  # QLoRA computes in 16 bit
@@ -203,13 +319,50 @@ def training_memory(
     out = {
         "weights": float(weights),
         "gradients": float(trainable * grad_bytes),
-        "optimizer": float(trainable * OPTIMIZER_STATES[optimizer] * state_bytes),
+        "optimizer": float(trainable * (master_bytes + OPTIMIZER_STATES[optimizer] * state_bytes)),
         "activations": float(activations),
     }
     out["total"] = sum(out.values())
     out["params"] = n_params
     out["trainable_params"] = trainable
     return out
+
+
+def zero_model_states(n_params: float, stage: int, n_gpus: int, *, k: float = ZERO_K) -> dict[str, float]:
+    """Per-GPU bytes of the model states of full mixed-precision training under ZeRO (Rajbhandari et al. 2020).
+
+    With Psi parameters, 16-bit weights (2 Psi), 16-bit gradients (2 Psi) and K Psi of optimizer states
+    (K = 12 for mixed-precision Adam: fp32 master weights, momentum, variance), each GPU of ``n_gpus``
+    holds (:data:`ZERO_STAGES`):
+
+      * stage 0, plain DDP (FSDP ``NO_SHARD``): (2 + 2 + K) Psi;
+      * stage 1 (optimizer states sharded): 2 Psi + 2 Psi + K Psi / N;
+      * stage 2 (+ gradients, FSDP ``SHARD_GRAD_OP``): 2 Psi + (2 + K) Psi / N;
+      * stage 3 (+ weights, FSDP ``FULL_SHARD``): (2 + 2 + K) Psi / N.
+
+    Activations are not model states: every GPU keeps those of its own micro-batch (add
+    ``training_memory(...)["activations"]`` at the per-GPU batch). Also not counted: ZeRO-3's
+    gathered layer being computed and the communication buffers.
+
+    Args:
+        n_params: Psi, the number of trainable parameters.
+        stage: 0 (DDP), 1, 2 or 3.
+        n_gpus: N, the data-parallel GPUs the states are sharded over.
+        k: optimizer bytes per parameter (12 for mixed-precision AdamW, :data:`ZERO_K`).
+
+    Returns:
+        ``{"weights", "gradients", "optimizer"}`` in bytes per GPU; their sum is the per-GPU total.
+    """
+    if stage not in (0, 1, 2, 3):
+        raise ValueError(f"stage={stage!r}; use 0 (DDP), 1, 2 or 3.")
+    if n_gpus < 1:
+        raise ValueError(f"n_gpus={n_gpus} must be >= 1.")
+    weights, gradients, optimizer = 2 * n_params, 2 * n_params, k * n_params
+    return {
+        "weights": float(weights / n_gpus if stage >= 3 else weights),
+        "gradients": float(gradients / n_gpus if stage >= 2 else gradients),
+        "optimizer": float(optimizer / n_gpus if stage >= 1 else optimizer),
+    }
 
 
 def fits(
@@ -229,8 +382,10 @@ def fits(
     return {name: total_bytes <= headroom * cap for name, cap in hardware.items()}
 
 
-def training_flops(n_params: float, n_tokens: float, method: str = "full") -> float:
-    """Training FLOPs with the standard ``6 N D`` rule (Kaplan et al. 2020).
+def training_flops(
+    n_params: float, n_tokens: float, method: str = "full", *, gradient_checkpointing: bool = False
+) -> float:
+    """Training FLOPs with the standard ``6 N D`` rule (Kaplan et al. 2020), plus recomputation.
 
     Assumptions: a dense decoder where the matmuls dominate; forward = 2 N FLOPs per token, backward
     = 4 N (gradients w.r.t. activations AND w.r.t. weights). Attention's ``seq x seq`` FLOPs are left
@@ -240,10 +395,16 @@ def training_flops(n_params: float, n_tokens: float, method: str = "full") -> fl
     (2 N), but not the weight gradients: ``4 N D`` (the adapters' own FLOPs are negligible). QLoRA's
     NF4 dequantization is memory-bound work that this count does not see (it shows up as lower MFU).
 
+    Gradient checkpointing runs every block's forward a second time during backward: + 2 N per token,
+    so 8 N for full fine-tuning and 6 N for LoRA/QLoRA. These are the FLOPs the GPU executes, so the
+    utilization to pair them with in :func:`gpu_hours` is the hardware FLOPs utilization (PaLM's HFU);
+    without checkpointing it equals the MFU.
+
     Args:
         n_params: parameters N (all of them, frozen or not).
         n_tokens: tokens processed D (examples x tokens per example x epochs).
         method: "full", "lora" or "qlora".
+        gradient_checkpointing: whether blocks are recomputed in backward.
 
     Returns:
         FLOPs.
@@ -251,7 +412,8 @@ def training_flops(n_params: float, n_tokens: float, method: str = "full") -> fl
     per_token = {"full": 6, "lora": 4, "qlora": 4}
     if method not in per_token:
         raise ValueError(f"method={method!r}; use 'full', 'lora' or 'qlora'.")
-    return per_token[method] * n_params * n_tokens
+    recompute = 2 if gradient_checkpointing else 0
+    return (per_token[method] + recompute) * n_params * n_tokens
 
 
 def gpu_hours(flops: float, gpu: str = "A100-80GB", mfu: float = 0.4) -> float:
@@ -260,6 +422,9 @@ def gpu_hours(flops: float, gpu: str = "A100-80GB", mfu: float = 0.4) -> float:
     MFU (Chowdhery et al. 2022, PaLM) is useful model FLOPs / peak FLOPs. Well-tuned large runs reach
     0.35-0.55 (PaLM 46%, Llama 3 405B 38-43%); small fine-tuning jobs with short padded batches often
     reach only 0.1-0.3. 0.4 is our stated default for a large, well-engineered pretraining run.
+
+    ``flops`` and ``mfu`` must count the same work: with the recomputation of gradient checkpointing
+    included in ``flops`` (:func:`training_flops`), ``mfu`` is the utilization on executed FLOPs.
 
     Args:
         flops: e.g. :func:`training_flops`.

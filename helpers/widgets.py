@@ -17,6 +17,7 @@ def plan_memory(
     batch_size: int = 4,
     seq_len: int = 512,
     dtype: str = "bf16",
+    precision: str = "mixed",
     gradient_checkpointing: bool = False,
     optimizer: str = "adamw",
 ) -> dict[str, Any]:
@@ -28,7 +29,10 @@ def plan_memory(
         lora_rank: LoRA rank.
         batch_size: sequences per step.
         seq_len: tokens per sequence.
-        dtype: "bf16", "fp16" or "fp32".
+        dtype: "bf16", "fp16" (a T4 has no bf16) or "fp32".
+        precision: "mixed" (fp32 master weights and optimizer states, what ``Trainer(bf16=True)``,
+            DeepSpeed and FSDP do) or "pure" (everything in ``dtype``); see
+            :data:`helpers.costs.PRECISIONS`.
         gradient_checkpointing: recompute blocks in backward.
         optimizer: a key of :data:`helpers.costs.OPTIMIZER_STATES`.
 
@@ -44,6 +48,7 @@ def plan_memory(
         seq_len=seq_len,
         lora_rank=lora_rank,
         dtype=dtype,
+        precision=precision,
         optimizer=optimizer,
         gradient_checkpointing=gradient_checkpointing,
         n_params=models.count_parameters(model),
@@ -52,8 +57,8 @@ def plan_memory(
 
 
 def memory_planner(model: str | None = None, models_list: list[str] | None = None):
-    """An ipywidgets explorer: pick model, method, rank, batch, sequence length, dtype and checkpointing;
-    see the stacked memory bar and which hardware it fits (laptop RAM, T4, A100, 8xH100).
+    """An ipywidgets explorer: pick model, method, rank, batch, sequence length, dtype, precision, optimizer
+    and checkpointing; see the stacked memory bar and which hardware it fits (laptop RAM, T4, A100, 8xH100).
 
     Args:
         model: the model selected at start (default Qwen2.5-7B-Instruct).
@@ -85,7 +90,15 @@ def memory_planner(model: str | None = None, models_list: list[str] | None = Non
         "seq_len": w.SelectionSlider(
             options=[128, 256, 512, 1024, 2048, 4096, 8192], value=512, description="seq length", style=style
         ),
-        "dtype": w.ToggleButtons(options=["bf16", "fp32"], value="bf16", description="dtype", style=style),
+        "dtype": w.ToggleButtons(
+            options=["bf16", "fp16", "fp32"], value="bf16", description="dtype", style=style
+        ),
+        "precision": w.ToggleButtons(
+            options=list(costs.PRECISIONS), value="mixed", description="precision", style=style
+        ),
+        "optimizer": w.Dropdown(
+            options=list(costs.OPTIMIZER_STATES), value="adamw", description="optimizer", style=style
+        ),
         "gradient_checkpointing": w.Checkbox(value=False, description="gradient checkpointing", style=style),
     }
     out = w.Output()

@@ -1,4 +1,4 @@
-"""helpers.costs: memory components, FLOPs, GPU-hours against Meta's Llama-2 report, and a measured CPU peak."""
+"""helpers.costs: memory components, ZeRO sharding, FLOPs, GPU-hours against Meta's Llama-2 report, and a measured CPU peak."""
 
 from __future__ import annotations
 
@@ -28,6 +28,20 @@ def test_llama2_70b_pretraining_matches_metas_gpu_hours() -> None:
     assert costs.gpu_hours(flops, "A100-80GB", mfu=implied) == pytest.approx(LLAMA2_70B_GPU_HOURS)
 
 
+#: Llama-2-7B's published parameter count (model card / config.json: 6,738,415,616, "7B").
+LLAMA2_7B_PARAMS = 6_738_415_616
+
+
+#: Llama 2 paper, Table 2: A100-80GB GPU-hours of pretraining the 7B model on the same 2.0T tokens.
+LLAMA2_7B_GPU_HOURS = 184_320
+
+
+def test_llama2_7b_pretraining_implied_mfu() -> None:
+    # 6 x 6,738,415,616 x 2.0e12 = 8.086e22 FLOPs; / (184,320 h x 3600 s x 312e12 FLOP/s) = 0.3906
+    flops = costs.training_flops(LLAMA2_7B_PARAMS, LLAMA2_TOKENS)
+    assert costs.implied_mfu(flops, LLAMA2_7B_GPU_HOURS, "A100-80GB") == pytest.approx(0.3906, abs=1e-4)
+
+
 def test_flops_rule() -> None:
     assert costs.training_flops(1e9, 1e9) == 6e18
     assert costs.training_flops(1e9, 1e9, "lora") == 4e18
@@ -42,13 +56,116 @@ def test_flops_rule() -> None:
         costs.gpu_hours(1e20, mfu=1.5)
 
 
+def test_checkpointing_adds_a_recomputed_forward() -> None:
+    """Checkpointing re-runs the forward (2N per token): full 6N -> 8N, LoRA/QLoRA 4N -> 6N."""
+    n, d = LLAMA2_7B_PARAMS, 1e9
+    # 8 x 6,738,415,616 x 1e9 = 5.3907324928e19 FLOPs
+    assert costs.training_flops(n, d, "full", gradient_checkpointing=True) == 5.3907324928e19
+    # 6 x 6,738,415,616 x 1e9 = 4.0430493696e19 (= full without checkpointing)
+    assert costs.training_flops(n, d, "lora", gradient_checkpointing=True) == 4.0430493696e19
+    assert costs.training_flops(n, d, "qlora", gradient_checkpointing=True) == 4.0430493696e19
+    assert costs.training_flops(n, d, "full") == 4.0430493696e19
+
+
+def test_llama2_7b_full_finetuning_is_16_bytes_per_parameter_by_default() -> None:
+    """The default is bf16 mixed-precision AdamW: 2 (bf16 weights) + 2 (bf16 grads) + 12 (fp32 master, m, v)."""
+    config = models.architecture("meta-llama/Llama-2-7b-hf")
+    assert models.count_parameters(config) == LLAMA2_7B_PARAMS
+    m = costs.training_memory(config, "full", batch_size=1, seq_len=128)
+    # 16 B x 6,738,415,616 = 107,814,649,856 B = 107.8 GB before activations
+    assert m["weights"] + m["gradients"] + m["optimizer"] == 107_814_649_856
+    # the ZeRO paper's layout: 2 x 6,738,415,616 = 13,476,831,232; 12 x 6,738,415,616 = 80,860,987,392
+    assert (m["weights"], m["gradients"], m["optimizer"]) == (13_476_831_232, 13_476_831_232, 80_860_987_392)
+    assert m["total"] - m["activations"] == pytest.approx(107.8e9, rel=1e-3)
+    assert not costs.fits(m["total"])["A100 (80 GB)"]  # full fine-tuning a 7B model does NOT fit one A100
+    # fp32 training holds the same 16 B: 4 (weights) + 4 (grads) + 8 (two fp32 moments)
+    fp32 = costs.training_memory(config, "full", batch_size=1, seq_len=128, dtype="fp32")
+    assert (fp32["weights"], fp32["gradients"], fp32["optimizer"]) == (
+        26_953_662_464,  # 4 x 6,738,415,616
+        26_953_662_464,
+        53_907_324_928,  # 8 x 6,738,415,616
+    )
+
+
+def test_pure_bf16_and_8bit_adam_are_explicit_options() -> None:
+    config = models.architecture("meta-llama/Llama-2-7b-hf")
+    kw = {"batch_size": 1, "seq_len": 128}
+    pure = costs.training_memory(config, "full", precision="pure", **kw)
+    # pure bf16: 2 + 2 + 2 x 2 = 8 B x 6,738,415,616 = 53,907,324,928 B (no fp32 copy anywhere)
+    assert pure["weights"] + pure["gradients"] + pure["optimizer"] == 53_907_324_928
+    eight = costs.training_memory(config, "full", optimizer="adamw_8bit", **kw)
+    # mixed + 8-bit AdamW: 2 + 2 + 4 (fp32 master) + 2 x 1 = 10 B x 6,738,415,616 = 67,384,156,160 B
+    assert eight["weights"] + eight["gradients"] + eight["optimizer"] == 67_384_156_160
+    with pytest.raises(ValueError, match="'fp8'"):
+        costs.training_memory(config, "full", precision="fp8", **kw)
+
+
+def test_lora_keeps_the_base_16_bit_and_only_adapters_in_fp32() -> None:
+    config = models.architecture("meta-llama/Llama-2-7b-hf")
+    # r=16 on all 7 linears: 32 layers x 16 x (4 x (4096 + 4096) + 3 x (4096 + 11008)) = 39,976,960
+    assert costs.lora_parameters(config, 16) == 39_976_960
+    m = costs.training_memory(config, "lora", batch_size=1, seq_len=128)
+    # frozen base in bf16 (2 B x 6,738,415,616) + fp32 adapters (4 B x 39,976,960)
+    assert m["weights"] == 13_636_739_072
+    # fp32 gradients (4 x 39,976,960) and two fp32 AdamW moments (8 x 39,976,960), for the adapters only
+    assert (m["gradients"], m["optimizer"]) == (159_907_840, 319_815_680)
+    q = costs.training_memory(config, "qlora", batch_size=1, seq_len=128)
+    linear = costs.block_linear_parameters(config)  # 32 x (4 x 4096^2 + 3 x 4096 x 11008)
+    assert linear == 6_476_005_376
+    assert q["weights"] == pytest.approx(
+        (LLAMA2_7B_PARAMS - linear) * 2 + linear * costs.NF4_BYTES + 4 * 39_976_960
+    )
+    assert (q["gradients"], q["optimizer"]) == (m["gradients"], m["optimizer"])
+
+
+def test_qlora_shrinks_7b_weights_less_than_four_fold() -> None:
+    """Embeddings, head and norms stay 16-bit, so the factor is below 2 / NF4_BYTES = 3.88."""
+    qwen = models.architecture("Qwen/Qwen2.5-7B-Instruct")
+    factor = costs.base_weight_bytes(qwen) / costs.base_weight_bytes(qwen, nf4=True)
+    assert factor == pytest.approx(2.746, abs=1e-3)  # its 152K vocabulary: 1.09B embedding + head parameters
+    llama = models.architecture("meta-llama/Llama-2-7b-hf")
+    assert costs.base_weight_bytes(llama) / costs.base_weight_bytes(llama, nf4=True) == pytest.approx(
+        3.486, abs=1e-3
+    )
+    assert costs.GPU_DTYPE["T4"] == "fp16" and costs.HARDWARE_DTYPE["T4 (16 GB)"] == "fp16"
+
+
+def test_zero_per_gpu_llama2_7b_on_8_gpus() -> None:
+    """(2 + 2 + K) Psi with K = 12 (ZeRO paper, section 5), Psi = 6,738,415,616, N = 8."""
+    per_gpu = {s: sum(costs.zero_model_states(LLAMA2_7B_PARAMS, s, 8).values()) for s in range(4)}
+    assert per_gpu == {
+        0: 107_814_649_856,  # DDP: 16 Psi
+        1: 37_061_285_888,  # ZeRO-1: 2 Psi + 2 Psi + 12 Psi / 8 = 5.5 Psi
+        2: 25_269_058_560,  # ZeRO-2: 2 Psi + 14 Psi / 8 = 3.75 Psi
+        3: 13_476_831_232,  # ZeRO-3 / FSDP FULL_SHARD: 16 Psi / 8 = 2 Psi
+    }
+    # DDP holds exactly what training_memory's default full step holds before activations
+    m = costs.training_memory(
+        models.architecture("meta-llama/Llama-2-7b-hf"), "full", batch_size=1, seq_len=8
+    )
+    assert per_gpu[0] == m["weights"] + m["gradients"] + m["optimizer"]
+    assert costs.ZERO_STAGES["ZeRO-3"]["fsdp"] == "FULL_SHARD"
+    assert costs.ZERO_STAGES["ZeRO-2"]["fsdp"] == "SHARD_GRAD_OP"
+    with pytest.raises(ValueError, match="stage=4"):
+        costs.zero_model_states(1e9, 4, 8)
+
+
+def test_zero_paper_figure_1() -> None:
+    """The ZeRO paper's Figure 1: Psi = 7.5B, N_d = 64, K = 12 -> 120, 31.4, 16.6 and 1.88 GB per GPU."""
+    published = {0: 120e9, 1: 31.4e9, 2: 16.6e9, 3: 1.88e9}
+    for stage, gb in published.items():
+        assert sum(costs.zero_model_states(7.5e9, stage, 64).values()) == pytest.approx(gb, rel=3e-3), stage
+
+
 def test_full_finetuning_components_are_exact() -> None:
     config = models.architecture("Qwen/Qwen2.5-7B-Instruct")
     n = models.count_parameters(config)
     fp32 = costs.training_memory(config, "full", batch_size=1, seq_len=128, dtype="fp32")
     assert (fp32["weights"], fp32["gradients"], fp32["optimizer"]) == (4 * n, 4 * n, 8 * n)
     bf16 = costs.training_memory(config, "full", batch_size=1, seq_len=128, dtype="bf16")
-    assert bf16["weights"] == 2 * n and bf16["optimizer"] == 4 * n
+    assert (bf16["weights"], bf16["gradients"], bf16["optimizer"]) == (2 * n, 2 * n, 12 * n)
+    pure = costs.training_memory(config, "full", batch_size=1, seq_len=128, precision="pure")
+    assert (pure["weights"], pure["gradients"], pure["optimizer"]) == (2 * n, 2 * n, 4 * n)
     parts = ("weights", "gradients", "optimizer", "activations")
     assert bf16["total"] == pytest.approx(sum(bf16[k] for k in parts))
 
@@ -112,3 +229,7 @@ def test_memory_planner_runs_headless() -> None:
     plan = widgets.plan_memory("Qwen/Qwen2.5-0.5B-Instruct", "full")
     assert plan["memory"]["trainable_params"] == 494_032_768
     assert plan["fits"]["8xH100 (640 GB)"]
+    states = sum(plan["memory"][k] for k in ("weights", "gradients", "optimizer"))
+    assert states == 16 * 494_032_768  # the planner's default is mixed precision too
+    pure = widgets.plan_memory("Qwen/Qwen2.5-0.5B-Instruct", "full", precision="pure")["memory"]
+    assert sum(pure[k] for k in ("weights", "gradients", "optimizer")) == 8 * 494_032_768
