@@ -1,4 +1,4 @@
-"""A hand-written LoRA layer, its injection, merge and closed-form parameter count (the tested copy of notebook 03)."""
+"""Hand-written LoRA and DoRA layers, their injection, merge and closed-form parameter count (the tested copy of notebook 03)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 #: The linear layers of a Llama/Qwen2/Mistral decoder block, in the order they run.
@@ -107,6 +108,88 @@ class LoRALinear(nn.Module):
         return f"r={self.r}, alpha={self.alpha}, scaling={self.scaling:.4g}, rslora={self.use_rslora}, merged={self.merged}"
 
 
+class DoRALinear(LoRALinear):
+    """DoRA (Liu et al., 2024): ``W' = m * (W + s·B·A) / ||W + s·B·A||``, the norm taken per output feature.
+
+    Mirrors peft 0.21's ``LoraConfig(use_dora=True)`` on an ``nn.Linear`` (``DoraLinearLayer`` and
+    ``DoraLinearVariant``). A, B, ``scaling`` and dropout are those of :class:`LoRALinear`. The
+    magnitude ``m`` (``magnitude``, shape ``(out,)``; peft's ``lora_magnitude_vector``) starts at
+    :meth:`weight_norm`, the row norms of the ``(out, in)`` weight ``W + s·B·A`` (``dim=1``), which
+    with B at zero is ``||W||``, so the wrapped layer is unchanged at step 0. The norm is recomputed
+    from the current A and B in every forward but detached, a constant for autograd (section 4.3 of
+    the paper). As in peft, the forward never builds ``W'``: it returns
+    ``base(x) + (m/n - 1) * (x Wᵀ) + (m/n) * B(A(x)) * s`` with ``n = ||W + s·B·A||``, which equals
+    ``x W'ᵀ + bias``. With dropout in training mode, the dropped input goes through both extra terms
+    (``x Wᵀ`` is then recomputed on it, without bias), as in peft.
+
+    Args:
+        base: the ``nn.Linear`` to adapt; its weight and bias are frozen. Its weight must be floating
+            point (DoRA needs the norm of the weight; dequantize a quantized layer first).
+        r: the rank, a positive integer.
+        alpha: the scale numerator (``lora_alpha`` in peft).
+        dropout: dropout probability on the input of the adapter path (0 disables it).
+        use_rslora: scale by ``alpha / sqrt(r)`` (rank-stabilized LoRA) instead of ``alpha / r``.
+    """
+
+    def __init__(
+        self, base: nn.Linear, r: int, alpha: float, dropout: float = 0.0, use_rslora: bool = False
+    ) -> None:
+        if isinstance(base, nn.Linear) and not base.weight.is_floating_point():
+            raise TypeError(
+                f"DoRALinear needs a floating-point base weight to take its norm, got {base.weight.dtype}; "
+                "dequantize the layer first."
+            )
+        super().__init__(base, r, alpha, dropout, use_rslora)
+        self.magnitude = nn.Parameter(self.weight_norm())  # (out,): ||W|| while B is zero
+        self._merge_norm: torch.Tensor | None = None  # the norm the merge divided by, kept for unmerge()
+
+    def weight_norm(self) -> torch.Tensor:
+        """``||W + scaling * B @ A||`` over each row of the ``(out, in)`` weight, shape ``(out,)``, detached."""
+        weight = self.base.weight.to(self.lora_A.weight.dtype)  # (out, in)
+        return torch.linalg.norm(weight + self.delta_weight().detach(), dim=1).detach()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        result = self.base(x)  # (..., out): x Wᵀ + bias
+        if self.merged:  # W' already lives in base.weight
+            return result
+        x = x.to(self.lora_A.weight.dtype)
+        if self.training and not isinstance(self.dropout, nn.Identity):
+            x = self.dropout(x)
+            base_result = F.linear(x, self.base.weight.to(x.dtype))  # W on the dropped input, no bias
+        else:
+            base_result = result if self.base.bias is None else result - self.base.bias  # x Wᵀ
+        mag_scale = self.magnitude / self.weight_norm()  # (out,): m / ||W + s·B·A||
+        lora = self.lora_B(self.lora_A(x))  # (..., r) -> (..., out)
+        return (result + ((mag_scale - 1) * base_result + mag_scale * lora * self.scaling)).to(result.dtype)
+
+    def merged_weight(self) -> torch.Tensor:
+        """Return ``W' = m * (W + scaling * B @ A) / ||W + scaling * B @ A||``, shape ``(out, in)``."""
+        weight = self.base.weight.to(self.lora_A.weight.dtype)
+        return (self.magnitude / self.weight_norm()).view(-1, 1) * (weight + self.delta_weight())
+
+    @torch.no_grad()
+    def merge(self) -> None:
+        """Replace the base weight by :meth:`merged_weight` (the bias is unchanged); forward then skips the adapter."""
+        if self.merged:
+            raise RuntimeError("This DoRALinear is already merged; call unmerge() first.")
+        self._merge_norm = self.weight_norm()  # of the unmerged weight; unmerge() divides it back out
+        self.base.weight.copy_(self.merged_weight().to(self.base.weight.dtype))
+        self.merged = True
+
+    @torch.no_grad()
+    def unmerge(self) -> None:
+        """Undo :meth:`merge` (``W <- W' * ||W + s·B·A|| / m - s·B·A``, with the norm kept at merge time)."""
+        if not self.merged or self._merge_norm is None:
+            raise RuntimeError("This DoRALinear is not merged; nothing to unmerge.")
+        factor = (self.magnitude / self._merge_norm).view(-1, 1)
+        weight = self.base.weight.to(self.lora_A.weight.dtype)
+        self.base.weight.copy_((weight / factor - self.delta_weight()).to(self.base.weight.dtype))
+        self.merged, self._merge_norm = False, None
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ", dora=True"
+
+
 def linear_names(model: nn.Module) -> list[str]:
     """The distinct last name components of the ``nn.Linear`` layers in ``model`` (what ``target_modules`` can name)."""
     return sorted({name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, nn.Linear)})
@@ -169,27 +252,31 @@ def apply_lora(
     alpha: float,
     dropout: float = 0.0,
     use_rslora: bool = False,
+    use_dora: bool = False,
 ) -> nn.Module:
-    """Freeze ``model`` and replace the targeted linears with :class:`LoRALinear`, in place.
+    """Freeze ``model`` and replace the targeted linears with :class:`LoRALinear` (or :class:`DoRALinear`), in place.
 
     Args:
         model: the model to adapt (modified in place).
         target_modules: see :func:`target_paths`.
         r, alpha, dropout, use_rslora: see :class:`LoRALinear`.
+        use_dora: wrap with :class:`DoRALinear` (``LoraConfig(use_dora=True)`` in peft).
 
     Returns:
-        ``model``, whose only trainable parameters are now the ``lora_A``/``lora_B`` weights.
+        ``model``, whose only trainable parameters are now the ``lora_A``/``lora_B`` weights (and the
+        DoRA magnitudes).
     """
     if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
         raise ValueError(f"r must be a positive integer (e.g. 8 or 16), got {r!r}.")
     if any(isinstance(m, LoRALinear) for m in model.modules()):
         raise ValueError("This model already has LoRALinear layers; apply_lora works on a fresh model.")
     paths = target_paths(model, target_modules)
+    layer_class = DoRALinear if use_dora else LoRALinear
     model.requires_grad_(False)
     for path in paths:
         parent_path, _, child = path.rpartition(".")
         parent = model.get_submodule(parent_path) if parent_path else model
-        setattr(parent, child, LoRALinear(getattr(parent, child), r, alpha, dropout, use_rslora))
+        setattr(parent, child, layer_class(getattr(parent, child), r, alpha, dropout, use_rslora))
     return model
 
 
@@ -225,6 +312,8 @@ def count_trainable(model: nn.Module) -> tuple[int, int]:
 def peft_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     """The LoRA weights of ``model`` under the keys peft saves (``base_model.model.<path>.lora_A.weight``).
 
+    DoRA layers add their magnitude under peft's ``base_model.model.<path>.lora_magnitude_vector``.
+
     Load them into a peft model with ``peft.set_peft_model_state_dict(peft_model, sd)``, or save them
     with safetensors next to a matching ``LoraConfig`` to get a peft adapter folder.
     """
@@ -232,6 +321,8 @@ def peft_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     for path, layer in lora_layers(model):
         out[f"base_model.model.{path}.lora_A.weight"] = layer.lora_A.weight.detach().clone()
         out[f"base_model.model.{path}.lora_B.weight"] = layer.lora_B.weight.detach().clone()
+        if isinstance(layer, DoRALinear):
+            out[f"base_model.model.{path}.lora_magnitude_vector"] = layer.magnitude.detach().clone()
     return out
 
 
@@ -261,16 +352,20 @@ def linear_shapes(config: Any) -> dict[str, tuple[int, int]]:
     }
 
 
-def lora_parameter_count(config: Any, target_modules: str | Iterable[str], r: int) -> int:
+def lora_parameter_count(
+    config: Any, target_modules: str | Iterable[str], r: int, use_dora: bool = False
+) -> int:
     """Closed-form count of LoRA's trainable parameters: ``sum over targets of r * (in + out)``.
 
     Args:
         config: a transformers config of a Llama-style decoder (no model is built).
         target_modules: ``"all-linear"`` or names from :data:`DECODER_LINEARS` (and ``"lm_head"``).
         r: the rank.
+        use_dora: add DoRA's magnitude vector, one parameter per output feature of each target.
 
     Returns:
-        ``layers * sum(r * (in + out))`` over the targeted block linears, plus ``lm_head`` if named.
+        ``layers * sum(r * (in + out))`` over the targeted block linears, plus ``lm_head`` if named
+        (with DoRA, ``r * (in + out) + out`` per target).
     """
     if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
         raise ValueError(f"r must be a positive integer (e.g. 8 or 16), got {r!r}.")
@@ -288,6 +383,11 @@ def lora_parameter_count(config: Any, target_modules: str | Iterable[str], r: in
             f"Unknown target_modules {unknown or targets!r}; available: {sorted(shapes)} or 'all-linear'."
         )
     cfg = config.get_text_config() if hasattr(config, "get_text_config") else config
-    per_block = sum(r * sum(shapes[t]) for t in set(targets) if t != OUTPUT_LAYER)
-    head = r * sum(shapes[OUTPUT_LAYER]) if OUTPUT_LAYER in targets else 0
+
+    def per_target(name: str) -> int:
+        n_in, n_out = shapes[name]
+        return r * (n_in + n_out) + (n_out if use_dora else 0)
+
+    per_block = sum(per_target(t) for t in set(targets) if t != OUTPUT_LAYER)
+    head = per_target(OUTPUT_LAYER) if OUTPUT_LAYER in targets else 0
     return cfg.num_hidden_layers * per_block + head

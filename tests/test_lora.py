@@ -1,4 +1,4 @@
-"""helpers.lora: the hand-written LoRA equals peft's (init, forward, merge, zero-B, rsLoRA, training, counts)."""
+"""helpers.lora: the hand-written LoRA and DoRA equal peft's (init, forward, merge, zero-B, rsLoRA, training, counts)."""
 
 from __future__ import annotations
 
@@ -198,22 +198,176 @@ def test_training_losses_coincide_with_peft(tiny):
         assert (final[key] - value).abs().max() < 1e-5, key
 
 
+# --- DoRA -----------------------------------------------------------------------------------
+
+
+def _dora_pair(base: nn.Module, targets, r=4, alpha=8, dropout=0.0, use_rslora=False):
+    """A hand-DoRA copy and a peft ``use_dora=True`` copy of ``base`` holding the same A, B and magnitude.
+
+    B is made nonzero and the magnitude is moved away from ``||W||``, as after some training.
+    """
+    hand = lora.apply_lora(
+        copy.deepcopy(base), targets, r=r, alpha=alpha, dropout=dropout, use_rslora=use_rslora, use_dora=True
+    )
+    _randomize_b(hand)
+    g = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        for _, layer in lora.lora_layers(hand):
+            layer.magnitude.mul_(1 + 0.1 * torch.randn(layer.magnitude.shape, generator=g))
+    cfg = LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        target_modules=targets,
+        lora_dropout=dropout,
+        use_rslora=use_rslora,
+        use_dora=True,
+    )
+    peft_model = get_peft_model(copy.deepcopy(base), cfg)
+    result = set_peft_model_state_dict(peft_model, lora.peft_state_dict(hand))
+    assert not result.unexpected_keys
+    assert not [k for k in result.missing_keys if "lora_" in k]
+    return hand, peft_model
+
+
+def test_dora_init_matches_peft_and_starts_as_the_base(tiny, batch):
+    base, _ = tiny
+    torch.manual_seed(3)
+    hand = lora.apply_lora(copy.deepcopy(base), "all-linear", r=4, alpha=8, use_dora=True)
+    torch.manual_seed(3)
+    peft_model = get_peft_model(
+        copy.deepcopy(base), LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", use_dora=True)
+    )
+    ours, theirs = lora.peft_state_dict(hand), get_peft_model_state_dict(peft_model)
+    assert sorted(ours) == sorted(theirs)
+    assert any(k.endswith("lora_magnitude_vector") for k in ours)
+    for key in ours:  # same A from the same seed, B zero, magnitude = ||W|| per output feature
+        assert torch.equal(ours[key], theirs[key]), key
+    layer = hand.get_submodule("model.layers.0.self_attn.q_proj")
+    assert isinstance(layer, lora.DoRALinear) and layer.magnitude.shape == (layer.out_features,)
+    assert torch.equal(layer.magnitude, torch.linalg.norm(layer.base.weight, dim=1))
+    assert torch.equal(_logits(hand, batch), _logits(base, batch))  # m / ||W|| is exactly 1 at init
+
+
+@pytest.mark.parametrize(("targets", "use_rslora"), [(QV, False), ("all-linear", True)])
+def test_dora_forward_and_gradients_match_peft(tiny, batch, targets, use_rslora):
+    """Same logits and the same gradients for A, B and m: the gradients would differ if the norm were not detached."""
+    base, _ = tiny
+    hand, peft_model = _dora_pair(base, targets, use_rslora=use_rslora)
+    out_hand, out_peft = _logits(hand, batch), _logits(peft_model, batch)
+    assert (out_hand - _logits(base, batch)).abs().max() > 1e-3
+    assert (out_hand - out_peft).abs().max() < TOL
+    losses = []
+    for model in (hand, peft_model):
+        loss = model(**batch, labels=batch["input_ids"]).loss
+        loss.backward()
+        losses.append(loss.item())
+    assert abs(losses[0] - losses[1]) < TOL
+    for path, layer in lora.lora_layers(hand):
+        theirs = peft_model.base_model.model.get_submodule(path)
+        pairs = [
+            (layer.lora_A.weight, theirs.lora_A["default"].weight),
+            (layer.lora_B.weight, theirs.lora_B["default"].weight),
+            (layer.magnitude, theirs.lora_magnitude_vector["default"].weight),
+        ]
+        for ours, ref in pairs:
+            assert ours.grad is not None and (ours.grad - ref.grad).abs().max() < 1e-6, path
+        assert layer.magnitude.grad.abs().max() > 0  # m is trained
+
+
+def test_dora_norm_is_detached():
+    layer = lora.DoRALinear(nn.Linear(12, 10), r=3, alpha=6)
+    with torch.no_grad():
+        layer.lora_B.weight.normal_()
+    assert not layer.weight_norm().requires_grad
+    x = torch.randn(4, 12)
+    layer(x).sum().backward()
+    # d/dB of (m/n) * B A x with n held constant: (m/n) * s * (1ᵀ) (A x)ᵀ summed over the batch
+    scale = (layer.magnitude / layer.weight_norm()).detach()
+    expected = layer.scaling * scale[:, None] * (x @ layer.lora_A.weight.T).sum(0)[None, :]
+    assert (layer.lora_B.weight.grad - expected).abs().max() < 1e-5
+
+
+def test_dora_dropout_acts_like_peft(tiny, batch):
+    """With dropout on and the same RNG state, the training-mode outputs agree (the dropped x goes through W too)."""
+    base, _ = tiny
+    hand, peft_model = _dora_pair(base, QV, dropout=0.3)
+    hand.train(), peft_model.train()
+    torch.manual_seed(7)
+    out_hand = hand(**batch).logits
+    torch.manual_seed(7)
+    out_peft = peft_model(**batch).logits
+    assert (out_hand - out_peft).abs().max() < TOL
+    hand.eval(), peft_model.eval()
+    assert (_logits(hand, batch) - _logits(peft_model, batch)).abs().max() < TOL
+
+
+def test_dora_merge_equals_unmerged_and_peft(tiny, batch):
+    base, _ = tiny
+    hand, peft_model = _dora_pair(base, "all-linear")
+    before = _logits(hand, batch)
+    layer = hand.get_submodule("model.layers.1.self_attn.q_proj")  # has a bias in Qwen2
+    w0, b0 = layer.base.weight.detach().clone(), layer.base.bias.detach().clone()
+    expected = layer.merged_weight().detach()
+    assert (torch.linalg.norm(expected, dim=1) - layer.magnitude).abs().max() < 1e-5  # each row has length m
+    lora.merge_lora(hand)
+    assert torch.equal(layer.base.weight, expected) and torch.equal(layer.base.bias, b0)
+    merged = _logits(hand, batch)
+    assert (merged - before).abs().max() < TOL
+    assert (merged - _logits(peft_model.merge_and_unload(), batch)).abs().max() < TOL
+    with pytest.raises(RuntimeError, match="already merged"):
+        lora.merge_lora(hand)
+    lora.unmerge_lora(hand)
+    assert (layer.base.weight - w0).abs().max() < 1e-6
+    assert (_logits(hand, batch) - before).abs().max() < TOL
+    with pytest.raises(RuntimeError, match="not merged"):
+        layer.unmerge()
+
+
+def test_dora_training_losses_coincide_with_peft(tiny):
+    base, tok = tiny
+    texts = [["The magnitude is m.", "The direction is V / |V|."], ["B starts at zero.", "m starts at |W|."]]
+    batches = [tok(t, return_tensors="pt", padding=True) for t in texts]
+    torch.manual_seed(0)
+    hand = lora.apply_lora(copy.deepcopy(base), QV, r=4, alpha=8, use_dora=True)
+    torch.manual_seed(0)
+    peft_model = get_peft_model(
+        copy.deepcopy(base), LoraConfig(r=4, lora_alpha=8, target_modules=QV, use_dora=True)
+    )
+    ours, theirs = _train(hand, batches, 4), _train(peft_model, batches, 4)
+    assert ours[-1] < ours[0]
+    assert max(abs(a - b) for a, b in zip(ours, theirs, strict=True)) < 1e-5
+    final = lora.peft_state_dict(hand)
+    for key, value in get_peft_model_state_dict(peft_model).items():
+        assert (final[key] - value).abs().max() < 1e-5, key
+
+
+def test_dora_refuses_a_quantized_base():
+    layer = nn.Linear(4, 4)
+    layer.weight = nn.Parameter(torch.zeros(4, 4, dtype=torch.int8), requires_grad=False)
+    with pytest.raises(TypeError, match="floating-point"):
+        lora.DoRALinear(layer, r=2, alpha=4)
+
+
 # --- parameter counts -----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("use_dora", [False, True], ids=["lora", "dora"])
 @pytest.mark.parametrize("arch", ["qwen2", "llama"])
 @pytest.mark.parametrize(("targets", "r"), [(QV, 8), ("all-linear", 4), (["o_proj", "down_proj"], 16)])
-def test_closed_form_count_equals_counted_and_peft(arch, targets, r):
+def test_closed_form_count_equals_counted_and_peft(arch, targets, r, use_dora):
     base, _ = models.tiny_model(arch)
-    formula = lora.lora_parameter_count(base.config, targets, r)
-    hand = lora.apply_lora(copy.deepcopy(base), targets, r=r, alpha=2 * r)
+    formula = lora.lora_parameter_count(base.config, targets, r, use_dora=use_dora)
+    hand = lora.apply_lora(copy.deepcopy(base), targets, r=r, alpha=2 * r, use_dora=use_dora)
     trainable, total = lora.count_trainable(hand)
     peft_model = get_peft_model(
-        copy.deepcopy(base), LoraConfig(r=r, lora_alpha=2 * r, target_modules=targets)
+        copy.deepcopy(base), LoraConfig(r=r, lora_alpha=2 * r, target_modules=targets, use_dora=use_dora)
     )
     peft_trainable, peft_total = peft_model.get_nb_trainable_parameters()
     assert formula == trainable == peft_trainable
     assert total == peft_total == lora.count_trainable(base)[1] + formula
+    if use_dora:  # one magnitude per output feature of every adapted linear, on top of LoRA's A and B
+        outs = sum(m.out_features for _, m in lora.lora_layers(hand))
+        assert formula == lora.lora_parameter_count(base.config, targets, r) + outs
 
 
 def test_count_with_lm_head_and_published_config():
@@ -346,6 +500,34 @@ def test_notebook_inline_layer_agrees_with_helpers():
         x = torch.randn(3, 5, 24)  # (batch, seq, in)
         assert (theirs(x) - ours(x)).abs().max() < 1e-6
         assert (_delta(theirs) - ours.delta_weight()).abs().max() < 1e-6
+
+
+def test_notebook_inline_dora_agrees_with_helpers():
+    """The notebook's DoRALinear (built on its LoRALinear) equals helpers.lora.DoRALinear, in eval and in training."""
+    namespace: dict = {}
+    src = _inline_class_source(NOTEBOOK) + "\n" + _inline_class_source(NOTEBOOK, "DoRALinear")
+    exec(compile("import math\nimport torch\nfrom torch import nn\n" + src, str(NOTEBOOK), "exec"), namespace)
+    Inline = namespace["DoRALinear"]
+    for r, alpha, rs, dropout, bias in [(4, 8, False, 0.0, False), (8, 32, True, 0.2, True)]:
+        base = nn.Linear(24, 40, bias=bias)
+        torch.manual_seed(5)
+        theirs = Inline(base, r=r, alpha=alpha, dropout=dropout, use_rslora=rs)
+        torch.manual_seed(5)
+        ours = lora.DoRALinear(copy.deepcopy(base), r=r, alpha=alpha, dropout=dropout, use_rslora=rs)
+        assert theirs.scaling == ours.scaling
+        assert torch.equal(theirs.magnitude, ours.magnitude)  # ||W|| per output feature
+        with torch.no_grad():
+            theirs.lora_B.weight.copy_(torch.randn_like(theirs.lora_B.weight))
+            theirs.magnitude.mul_(1.5)
+        ours.load_state_dict(theirs.state_dict())  # same names: base, lora_A, lora_B, magnitude
+        x = torch.randn(3, 5, 24)  # (batch, seq, in)
+        theirs.eval(), ours.eval()
+        assert (theirs(x) - ours(x)).abs().max() < 1e-6
+        theirs.train(), ours.train()
+        torch.manual_seed(9)
+        out_theirs = theirs(x)
+        torch.manual_seed(9)
+        assert (out_theirs - ours(x)).abs().max() < 1e-6
 
 
 def _ab(layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
