@@ -1,4 +1,4 @@
-"""Batched greedy generation, JSON-extraction scores, perplexity, and base-vs-tuned comparison tables."""
+"""Batched greedy generation, JSON-extraction scores, confidence intervals, perplexity, and base-vs-tuned tables."""
 
 from __future__ import annotations
 
@@ -245,6 +245,42 @@ def score_extraction(
         "field_exact": {f: sum(r["fields"][f] for r in rows) / n for f in fields},
         "n": n,
     }
+
+
+# --- confidence intervals ----------------------------------------------------------------------
+
+
+def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval for a success rate of ``k`` out of ``n`` (95 % for ``z = 1.96``).
+
+    An exact match of ``k / n`` is measured on a sample of ``n`` examples; the interval says where the rate on
+    more examples like them plausibly lies. Unlike the textbook ``p ± z·sqrt(p(1-p)/n)`` it stays inside
+    [0, 1] and does not shrink to a single point at 0 % or 100 %, which matters for small subsets::
+
+        center = (p + z²/2n) / (1 + z²/n)
+        half   = z / (1 + z²/n) · sqrt(p(1-p)/n + z²/4n²)
+
+    Args:
+        k: successes (e.g. exactly matched records), ``0 <= k <= n``.
+        n: trials (examples scored), ``n >= 1``.
+        z: the normal quantile: 1.96 for 95 %, 2.576 for 99 %.
+
+    Returns:
+        ``(low, high)``, with ``0 <= low <= k/n <= high <= 1``.
+    """
+    if isinstance(k, bool) or isinstance(n, bool) or int(k) != k or int(n) != n:
+        raise ValueError(f"k ({k!r}) and n ({n!r}) must be whole counts, e.g. the number of exact records.")
+    if n < 1 or not 0 <= k <= n:
+        raise ValueError(f"Need 0 <= k <= n and n >= 1, got k={k}, n={n}.")
+    if z < 0:
+        raise ValueError(f"z must be >= 0 (1.96 for a 95 % interval), got {z}.")
+    p = k / n
+    denom = 1 + z * z / n
+    center = (p + z * z / (2 * n)) / denom
+    half = z / denom * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    low = 0.0 if k == 0 else max(0.0, center - half)  # exact bounds where rounding would leave 1e-17
+    high = 1.0 if k == n else min(1.0, center + half)
+    return low, high
 
 
 # --- perplexity ---------------------------------------------------------------------------------

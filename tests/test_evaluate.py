@@ -134,6 +134,40 @@ def test_error_rows_grouping_and_tables() -> None:
     assert "&lt;b&gt;" in html and "金华" in html and "#e6f4ea" in html
 
 
+# --- wilson_interval ------------------------------------------------------------------------------
+
+Z2 = 1.96**2  # 3.8416
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "low", "high"),
+    [
+        # by hand: center = (p + z²/2n) / (1 + z²/n), half = z / (1 + z²/n) · sqrt(p(1-p)/n + z²/4n²)
+        (5, 10, 0.236590, 0.763410),  # center 0.5; half = 1.416021 · sqrt(0.025 + 0.009604) = 0.263410
+        (81, 90, 0.820756, 0.946494),  # center 0.9213422 / 1.0426844 = 0.883625; half 1.879764 · 0.033445
+        (0, 10, 0.0, Z2 / (10 + Z2)),  # k = 0: the upper end is z² / (n + z²) = 0.277540
+        (10, 10, 10 / (10 + Z2), 1.0),  # k = n: the lower end is n / (n + z²) = 0.722460
+    ],
+)
+def test_wilson_interval_matches_hand_computed_values(k: int, n: int, low: float, high: float) -> None:
+    got = ev.wilson_interval(k, n)
+    assert got == pytest.approx((low, high), abs=1e-6)
+
+
+def test_wilson_interval_properties() -> None:
+    lo, hi = ev.wilson_interval(7, 20)
+    assert lo < 7 / 20 < hi
+    assert ev.wilson_interval(13, 20) == pytest.approx((1 - hi, 1 - lo))  # symmetric in k <-> n - k
+    widths = [hi - lo for lo, hi in (ev.wilson_interval(9 * m, 10 * m) for m in (1, 3, 9, 30))]
+    assert widths == sorted(widths, reverse=True) and widths[-1] < widths[0] / 4  # narrows like 1/sqrt(n)
+    assert ev.wilson_interval(9, 10, z=0.0) == pytest.approx((0.9, 0.9))  # no confidence asked, no width
+    assert ev.wilson_interval(9, 10, z=2.576)[0] < ev.wilson_interval(9, 10)[0]  # 99 % is wider than 95 %
+    assert ev.wilson_interval(0, 300) == (0.0, pytest.approx(Z2 / (300 + Z2)))  # from 0, and not (0, 0)
+    for bad in [(1, 0), (-1, 5), (6, 5), (0.5, 5), (True, 5)]:
+        with pytest.raises(ValueError):
+            ev.wilson_interval(*bad)
+
+
 # --- generation -----------------------------------------------------------------------------------
 
 PROMPTS = [

@@ -1,17 +1,55 @@
-"""Checks on what notebook 05 records."""
+"""Checks on what notebook 05 records: scores, their Wilson intervals, the validation error analysis, the 十
+pattern count and the few-shot baseline. Each check recomputes what it can from the recorded counts or the data, so a
+notebook that scores the wrong subset, passes the wrong n to an interval, or miscounts a pattern fails here."""
 
+from __future__ import annotations
+
+import json
 import math
+import re
 
 import pytest
 
+from helpers import data
+from helpers.env import ROOT
+from helpers.evaluate import wilson_interval
+
+ZH_DIGITS = "零一二三四五六七八九"
+
+
+def _ci_ok(label: str, s: dict) -> None:
+    """``s`` = {"k", "n", "exact_match", "ci"}: the rate is k / n and the interval is Wilson's for k of n."""
+    k, n, (low, high) = s["k"], s["n"], s["ci"]
+    assert 0 <= k <= n and n >= 1, (label, s)
+    assert s["exact_match"] == pytest.approx(k / n), (label, s)
+    assert 0.0 <= low <= s["exact_match"] <= high <= 1.0, (label, s)  # the interval holds its point estimate
+    assert (low, high) == pytest.approx(wilson_interval(k, n), abs=1e-9), (label, "not Wilson's interval", s)
+    assert high - low > 0, (label, "an interval on a sample never has zero width", s)
+
+
+def _width(ci: list[float]) -> float:
+    return ci[1] - ci[0]
+
+
+def _quantity_with_ten(record: dict) -> bool:
+    """An independent copy of the notebook's detector: the gold quantity is written as a Chinese number with 十."""
+    q = json.loads(data.target_text(record))["quantity"]
+    if not isinstance(q, int) or not 10 <= q <= 99:
+        return False
+    tens, ones = divmod(q, 10)
+    word = ("" if tens == 1 else ZH_DIGITS[tens]) + "十" + (ZH_DIGITS[ones] if ones else "")
+    text = record["messages"][-2]["content"]
+    return re.search(f"(?<![{ZH_DIGITS}十]){word}(?![{ZH_DIGITS}十])", text) is not None
+
 
 def check(results: dict) -> None:
+    smoke = results["smoke"]
     keys = ["base_json_valid", "tuned_json_valid", "base_exact_match", "tuned_exact_match"]
     for key in keys:
         assert 0.0 <= results[key] <= 1.0, (key, results[key])
     n = results["n"]
     # smoke scores a subset; the default run the whole test split
-    assert n == (8 if results["smoke"] else 300), n
+    assert n == (8 if smoke else 300), n
     for model in ("base", "tuned"):
         fields = results[f"{model}_field_exact"]
         assert set(fields) == {"customer", "product", "quantity", "city"}, fields
@@ -20,12 +58,89 @@ def check(results: dict) -> None:
         assert results[f"{model}_exact_match"] <= results[f"{model}_json_valid"] + 1e-9
         for v in fields.values():  # fractions of n examples
             assert abs(v * n - round(v * n)) < 1e-6, (model, fields)
+
+    # --- the test split's intervals, overall and per language ------------------------------------------------------
+    k = {m: round(results[f"{m}_exact_match"] * n) for m in ("base", "tuned")}
+    for model in ("base", "tuned"):
+        _ci_ok(f"{model} test", {"k": k[model], "n": n, "exact_match": results[f"{model}_exact_match"],
+                                 "ci": results[f"{model}_exact_match_ci"]})  # fmt: skip
+    by_lang = results["exact_match_by_lang"]
+    assert set(by_lang) == {"en", "zh"}, by_lang
+    for model in ("base", "tuned"):
+        assert sum(v[model]["n"] for v in by_lang.values()) == n, "the languages must partition the split"
+        assert sum(v[model]["k"] for v in by_lang.values()) == k[model], (model, "per-language counts")
+        for lang, v in by_lang.items():
+            _ci_ok(f"{lang} {model}", v[model])
+    test = data.load_splits(ROOT / "data" / "extraction")["test"][:n]
+    assert by_lang["zh"]["tuned"]["n"] == sum(r["meta"]["lang"] == "zh" for r in test)
+
+    # --- the validation error analysis -------------------------------------------------------------------------------
+    va = results["val_error_analysis"]
+    n_val = 4 if smoke else 64
+    assert va["n"] == n_val and va["n_by_lang"] == {"en": n_val // 2, "zh": n_val // 2}, va
+    assert va["failed"] == sum(s["n"] - s["k"] for s in va["by_lang"].values()), va
+    for lang, s in va["by_lang"].items():
+        _ci_ok(f"validation {lang}", s)
+    k_val = n_val - va["failed"]
+    _ci_ok(
+        "validation subset",
+        {"k": k_val, "n": n_val, "exact_match": k_val / n_val, "ci": va["exact_match_ci"]},
+    )
+    # a language scored on half the examples has a wider interval than the whole subset at the same rate
+    for s in va["by_lang"].values():
+        assert _width(wilson_interval(s["k"], s["n"])) > _width(wilson_interval(2 * s["k"], 2 * s["n"]))
+    assert va["by_tag"] and all(g["failed"] <= g["n"] for g in va["by_tag"].values()), va["by_tag"]
+    ten = va["ten"]
+    assert ten["examples"] == n_val and ten["failures"] == va["failed"], ten
+    assert 0 <= ten["ten_failures"] <= min(ten["failures"], ten["ten_messages"]), ten
+    probe = va["ten_probe"]
+    validation = data.load_splits(ROOT / "data" / "extraction")["validation"]
+    n_ten = sum(map(_quantity_with_ten, validation))
+    assert n_ten >= 1, "the validation split holds no quantity written with 十: the detector is broken"
+    assert probe["ten"]["n"] == (min(1, n_ten) if smoke else n_ten), (probe, n_ten)
+    assert 0 <= probe["ten"]["failed"] <= probe["ten"]["n"], probe
+    # every Chinese message of the subset is either a 十 message or one of the others
+    assert probe["other_zh"]["n"] == n_val // 2 - ten["ten_messages"], (probe, ten)
+    # outside smoke the probe holds every 十 message of the subset, with the same answers
+    assert smoke or ten["ten_failures"] <= probe["ten"]["failed"], (ten, probe)
+
+    # --- the 十 pattern on the test split ----------------------------------------------------------------------------
+    tp = results["ten_pattern_failures"]
+    assert tp["examples"] == n and tp["failures"] == n - k["tuned"], tp
+    assert tp["ten_messages"] == sum(map(_quantity_with_ten, test)), (tp, "the detector miscounts")
+    assert 0 <= tp["ten_failures"] <= min(tp["failures"], tp["ten_messages"]), tp
+
+    # --- the few-shot baseline ---------------------------------------------------------------------------------
+    fs = results["fewshot"]
+    assert fs["n"] == (2 if smoke else 32) and fs["n_shots"] == 3, fs
+    for name in ("zero_shot_base", "few_shot_base", "tuned"):
+        assert fs[name]["n"] == fs["n"], (name, fs[name])
+        _ci_ok(f"few-shot subset {name}", fs[name])
+        assert fs[name]["exact_match"] <= fs[name]["json_valid"] + 1e-9, (name, fs[name])
+    assert results["fewshot_base_exact_match"] == fs["few_shot_base"]["exact_match"]
+    # the subset is part of the scored test split: its exact counts cannot exceed the whole split's
+    assert fs["zero_shot_base"]["k"] <= k["base"] and fs["tuned"]["k"] <= k["tuned"], fs
+    assert fs["tuned"]["k"] >= k["tuned"] - (n - fs["n"]), fs  # it misses at most what it leaves out
+
+    # --- the lm_eval example loads the adapter onto the base it was trained on (the dequantized local folder) ---------
+    assert results["lm_eval_same_base"] is True, (
+        "the lm_eval command would load the adapter onto another base"
+    )
+
+    # --- losses, timings -----------------------------------------------------------------------------------------
     assert isinstance(results["adapter_rebuilt"], bool)
     for key in ("base_val_loss", "tuned_val_loss", "tuned_train_loss"):
         assert math.isfinite(results[key]) and results[key] > 0, (key, results[key])
     assert results["tuned_perplexity"] == pytest.approx(math.exp(results["tuned_val_loss"]), rel=1e-6)
     # even the few-step smoke adapter lowers the loss on the answers a lot
     assert results["tuned_val_loss"] < results["base_val_loss"], results
-    if not results["smoke"]:  # the issue's targets for the default run
+    for key in ("generate_seconds", "val_analysis_seconds", "fewshot_seconds"):
+        assert results[key] > 0, (key, results[key])
+    if not smoke:  # the issue's targets for the default run, and what the committed run showed
         assert results["base_exact_match"] <= 0.15, results["base_exact_match"]
         assert results["tuned_exact_match"] >= 0.90, results["tuned_exact_match"]
+        # the tuned model is clearly better: its interval lies above the base model's
+        assert results["tuned_exact_match_ci"][0] > results["base_exact_match_ci"][1], results
+        # 90 Chinese examples give a wider interval than all 300 (the committed run: Chinese is also the weaker one)
+        assert _width(by_lang["zh"]["tuned"]["ci"]) > _width(results["tuned_exact_match_ci"]), by_lang
+        assert fs["tuned"]["exact_match"] > fs["zero_shot_base"]["exact_match"], fs
