@@ -37,7 +37,9 @@ class FinetuneConfig:
     output_dir: str | None = None  # where the adapter goes; default env.artifacts_dir() / "adapter"
     checkpoint_dir: str | None = None  # Trainer checkpoints; default <output_dir>-checkpoints
     max_steps: int = 180
-    per_device_train_batch_size: int = 2  # passes of 2 examples: the activation memory of 2 (peak RSS well under 3 GB)
+    per_device_train_batch_size: int = (
+        2  # passes of 2 examples: the activation memory of 2 (peak RSS well under 3 GB)
+    )
     gradient_accumulation_steps: int = 2  # 2 passes per optimizer step: effective batch 4
     learning_rate: float = 2e-3
     lr_scheduler_type: str = "linear"
@@ -259,6 +261,154 @@ def peak_rss_mb() -> float:
         pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / 1024 if sys.platform != "darwin" else rss / 2**20
+
+
+def _rss_mb() -> float:
+    """This process's current resident memory in MB (Linux ``/proc/self/status``; else the peak so far)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return peak_rss_mb()
+
+
+def _measure_steps_child(spec_path: str) -> None:
+    """The fresh process of :func:`measure_train_steps`: load, wrap, measure the baseline, train, print JSON."""
+    spec = torch.load(spec_path, weights_only=False)
+    torch.manual_seed(spec["seed"])
+    model, _ = load_model_for_training(spec["model"], seed=spec["seed"])
+    if spec["method"] == "lora":
+        from peft import get_peft_model
+
+        model = get_peft_model(model, spec["lora_config"])
+    device = next(model.parameters()).device
+    batch = {k: v.to(device) for k, v in spec["batch"].items()}
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=spec["learning_rate"])
+    model.train()
+    with torch.no_grad():  # read every weight once: memory-mapped weights become resident before the baseline
+        for p in model.parameters():
+            p.sum()
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        baseline = torch.cuda.memory_allocated() / 2**20
+    else:
+        baseline = _rss_mb()  # the loaded (and wrapped) model, before any step
+        if not reset_peak_rss():
+            raise RuntimeError("Cannot reset the peak-RSS counter (/proc/self/clear_refs): Linux only.")
+    step_seconds = []
+    for _ in range(spec["steps"]):
+        start = time.perf_counter()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=spec["bf16"]):
+            loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if cuda:
+            torch.cuda.synchronize()
+        step_seconds.append(time.perf_counter() - start)
+    timed = step_seconds[1:] or step_seconds  # the first step also allocates AdamW's states and warms up
+    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else peak_rss_mb()
+    result = {
+        "method": spec["method"],
+        "trainable": sum(p.numel() for p in params),
+        "steps": spec["steps"],
+        "s_per_step": sum(timed) / len(timed),
+        "step_seconds": step_seconds,
+        "baseline_mb": baseline,
+        "peak_mb": peak,
+        "peak_extra_mb": peak - baseline,
+        "memory": "cuda allocated" if cuda else "RSS",
+        "loss": float(loss),
+    }
+    print(json.dumps(result))
+
+
+def measure_train_steps(
+    method: str,
+    batch: dict[str, torch.Tensor],
+    *,
+    model: str = DEFAULT_MODEL,
+    steps: int = 3,
+    lora_config: Any = None,
+    bf16: bool = False,
+    learning_rate: float = 1e-5,
+    seed: int = 0,
+    return_freed_memory: bool = True,
+) -> dict[str, Any]:
+    """Train ``steps`` AdamW steps on one fixed ``batch`` in a FRESH Python process; report time and peak memory.
+
+    Why a fresh process: in a process that trained before, the allocator keeps the memory that training freed
+    and hands it out again, so a second measurement can show no growth at all. The child loads ``model``
+    (wrapped with ``lora_config`` for ``method="lora"``; every weight trainable for ``"full"``), takes its
+    resident memory as the baseline, resets the peak counter, trains, and reports the peak above that
+    baseline: gradients, optimizer states and activations, not the weights. Like
+    :func:`helpers.costs.measure_training_peak`, it makes glibc return freed blocks at once
+    (``return_freed_memory``), so the peak is what training holds, not an allocator cache.
+    On a CUDA GPU it reports ``torch.cuda.max_memory_allocated`` above the loaded model instead.
+    ``s_per_step`` leaves out the first step when there are more (it also allocates AdamW's states).
+
+    Args:
+        method: ``"lora"`` or ``"full"``.
+        batch: model inputs with ``labels`` (e.g. a ``ChatCollator`` batch), on any device.
+        model: a name for :func:`load_model_for_training`.
+        steps: optimizer steps (AdamW allocates its two moments at the first one).
+        lora_config: the ``peft.LoraConfig`` for ``"lora"``.
+        bf16: compute under bf16 autocast.
+        learning_rate: AdamW's rate (the measurement does not depend on it).
+        seed: seeds the child (LoRA's A init).
+        return_freed_memory: pin glibc's mmap and trim thresholds in the child (Linux; no effect elsewhere).
+
+    Returns:
+        ``{"method", "trainable", "steps", "s_per_step", "step_seconds", "baseline_mb", "peak_mb",
+        "peak_extra_mb", "memory", "loss"}`` (memory in MB; ``memory`` says which: "RSS" or "cuda allocated").
+    """
+    import subprocess
+    import tempfile
+
+    if method not in {"lora", "full"}:
+        raise ValueError(f"method={method!r}; use 'lora' or 'full'.")
+    if method == "lora" and lora_config is None:
+        raise ValueError("method='lora' needs lora_config= (a peft.LoraConfig).")
+    if steps < 1:
+        raise ValueError(f"steps={steps} must be >= 1.")
+    child_env = {**os.environ, "PYTHONPATH": str(env.ROOT), "TOKENIZERS_PARALLELISM": "false"}
+    if return_freed_memory:  # glibc: big blocks come from mmap and go back to the system when freed
+        child_env.update({"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "131072"})
+    with tempfile.TemporaryDirectory(prefix="lora-lab-measure-") as tmp:
+        spec_path = str(Path(tmp) / "spec.pt")
+        torch.save(
+            {
+                "method": method,
+                "batch": {k: v.detach().cpu() for k, v in batch.items()},
+                "model": model,
+                "steps": steps,
+                "lora_config": lora_config,
+                "bf16": bool(bf16),
+                "learning_rate": learning_rate,
+                "seed": seed,
+            },
+            spec_path,
+        )
+        code = (
+            "import sys; from helpers.finetune import _measure_steps_child; _measure_steps_child(sys.argv[1])"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code, spec_path],
+            capture_output=True,
+            text=True,
+            env=child_env,
+            cwd=str(env.ROOT),
+        )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"The measuring subprocess failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+        )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _last(history: list[dict[str, Any]], key: str) -> float | None:
