@@ -176,3 +176,35 @@ def live_loss_plot(*, title: str = "Loss (live)"):
                 self._draw()
 
     return LiveLossPlot()
+
+
+def nf4_histogram(normalised: Sequence[float], levels: Sequence[float], *, title: str = "", ax=None):
+    """Histogram of block-normalised weights (each divided by its block's absmax) with NF4's 16 levels on it.
+
+    Args:
+        normalised: weights in [-1, 1], e.g. ``helpers.quant.block_normalised(W)``.
+        levels: the NF4 code values (``helpers.quant.nf4_levels()``), drawn as vertical lines.
+        title: the axes title.
+        ax: an existing Axes, or ``None`` for a new figure.
+
+    Returns:
+        The matplotlib Figure (small: 6.5 x 2.4 inches at the course's DPI).
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.5, 2.4), dpi=DPI)
+    else:
+        fig = ax.figure
+    ax.hist(np.asarray(normalised, dtype=float), bins=120, range=(-1, 1), color="#4C72B0", alpha=0.8)
+    for i, level in enumerate(levels):
+        ax.axvline(
+            float(level), color="#C44E52", linewidth=0.8, label="the 16 NF4 levels" if i == 0 else None
+        )
+    ax.set_xlabel("weight / absmax of its block of 64")
+    ax.set_ylabel("weights")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
