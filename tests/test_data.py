@@ -286,7 +286,9 @@ def test_test_split_customers_and_messages_never_seen_in_training(splits) -> Non
         return {json.loads(D.target_text(r))[field] for r in records} - {None}
 
     train = values(splits["train"], "customer")
-    assert not train & values(splits["test"], "customer") and not train & values(splits["validation"], "customer")
+    assert not train & values(splits["test"], "customer") and not train & values(
+        splits["validation"], "customer"
+    )
     train_msgs = {r["messages"][1]["content"] for r in splits["train"]}
     assert not train_msgs & {r["messages"][1]["content"] for r in splits["test"]}
     # products and cities are the shop's closed catalog, shared on purpose (data/README.md): check it is used
@@ -307,8 +309,14 @@ def test_english_test_phrasings_never_seen_in_training() -> None:
     # Chinese wordings are shared on purpose (data/README.md explains why)
     assert train.zh == test.zh
     # names are cut from a shuffle: the lists run from common to rare, and their tail alone would be the rarest names
-    for names, held_out in ((gen.EN_FIRST, test.en_first), (gen.EN_LAST, test.en_last), (gen.ZH_GIVEN, test.zh_given)):
-        assert set(held_out) != set(names[-len(held_out):]), "the test split got only the tail of a name list"
+    for names, held_out in (
+        (gen.EN_FIRST, test.en_first),
+        (gen.EN_LAST, test.en_last),
+        (gen.ZH_GIVEN, test.zh_given),
+    ):
+        assert set(held_out) != set(names[-len(held_out) :]), (
+            "the test split got only the tail of a name list"
+        )
 
 
 def test_english_test_messages_use_only_test_phrasings(splits) -> None:

@@ -151,20 +151,6 @@ def test_rslora_scaling_matches_peft(tiny, batch, r):
     assert plain.scaling == 16 / r
 
 
-def test_dropout_acts_on_the_input_of_a_like_peft(tiny, batch):
-    """With dropout on and the same RNG state, the training-mode outputs agree: same mask, same place."""
-    base, _ = tiny
-    hand, peft_model = _pair(base, QV, dropout=0.3)
-    hand.train(), peft_model.train()
-    torch.manual_seed(7)
-    out_hand = hand(**batch).logits
-    torch.manual_seed(7)
-    out_peft = peft_model(**batch).logits
-    assert (out_hand - out_peft).abs().max() < TOL
-    hand.eval()  # eval mode: dropout is off and the output is deterministic
-    assert torch.equal(_logits(hand, batch), _logits(hand, batch))
-
-
 def _train(model, batches, steps: int, lr: float = 1e-2) -> list[float]:
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
@@ -287,10 +273,12 @@ def test_dora_norm_is_detached():
     assert (layer.lora_B.weight.grad - expected).abs().max() < 1e-5
 
 
-def test_dora_dropout_acts_like_peft(tiny, batch):
-    """With dropout on and the same RNG state, the training-mode outputs agree (the dropped x goes through W too)."""
+@pytest.mark.parametrize("kind", ["lora", "dora"])
+def test_dropout_acts_on_the_input_of_a_like_peft(tiny, batch, kind):
+    """With dropout on and the same RNG state, the training-mode outputs agree: same mask, same place (for DoRA the
+    dropped x goes through W too); in eval mode dropout is off and the outputs agree again."""
     base, _ = tiny
-    hand, peft_model = _dora_pair(base, QV, dropout=0.3)
+    hand, peft_model = (_pair if kind == "lora" else _dora_pair)(base, QV, dropout=0.3)
     hand.train(), peft_model.train()
     torch.manual_seed(7)
     out_hand = hand(**batch).logits
@@ -298,6 +286,7 @@ def test_dora_dropout_acts_like_peft(tiny, batch):
     out_peft = peft_model(**batch).logits
     assert (out_hand - out_peft).abs().max() < TOL
     hand.eval(), peft_model.eval()
+    assert torch.equal(_logits(hand, batch), _logits(hand, batch))  # deterministic
     assert (_logits(hand, batch) - _logits(peft_model, batch)).abs().max() < TOL
 
 
