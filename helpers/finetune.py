@@ -251,27 +251,30 @@ def reset_peak_rss() -> bool:
         return False
 
 
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process in MB: since :func:`reset_peak_rss` on Linux, else lifetime."""
+def _proc_status_mb(field: str) -> float | None:
+    """A ``kB`` field of Linux's ``/proc/self/status`` (``VmHWM``, ``VmRSS``) in MB; None where there is none."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
+    return None
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB: since :func:`reset_peak_rss` on Linux, else lifetime."""
+    peak = _proc_status_mb("VmHWM")
+    if peak is not None:
+        return peak
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / 1024 if sys.platform != "darwin" else rss / 2**20
 
 
 def _rss_mb() -> float:
     """This process's current resident memory in MB (Linux ``/proc/self/status``; else the peak so far)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return peak_rss_mb()
+    rss = _proc_status_mb("VmRSS")
+    return rss if rss is not None else peak_rss_mb()
 
 
 def _measure_steps_child(spec_path: str) -> None:

@@ -8,7 +8,8 @@ def check(results: dict) -> None:
     assert steps >= 1 and results["train_seconds"] > 0, results
     for key in ("final_train_loss", "final_val_loss", "first_train_loss"):
         assert math.isfinite(results[key]) and results[key] > 0, (key, results[key])
-    assert 0 < results["peak_rss_mb"] < 3072, results["peak_rss_mb"]
+    # the kernel's own peak: the fp32 model, its training state and the demos; the default run holds more data
+    assert 0 < results["peak_rss_mb"] < (3072 if results["smoke"] else 6144), results["peak_rss_mb"]
     # an interrupted run, resumed from its checkpoint, ends on the uninterrupted run's weights
     assert results["resume_max_diff"] < 1e-5, results["resume_max_diff"]
     # LoRA trains a small fraction of the weights and its file is far smaller than the model
