@@ -68,7 +68,7 @@ def test_notebook_smoke(nb: Path, tmp_path: Path) -> None:
     probed = tmp_path / "in" / nb.name
     probed.parent.mkdir()
     probed.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    results = run_notebook(probed, tmp_path)
+    results = run_notebook(probed, tmp_path, env={"LORA_LAB_QLORA_LIVE": "1"})  # 07 section 8 runs here
     assert results, f"{nb.name} recorded no results: its last cell must call helpers.results.record()"
     checker = importlib.import_module(f"tests.nb_checks.nb_{nb.stem}")
     checker.check(results)

@@ -53,14 +53,37 @@ def test_section_8_skips_with_one_line_without_bitsandbytes(no_bitsandbytes):
     guard = _section_cells("qlora-guard")
     assert len(guard) == 1 and guard[0] == cells[0], "the section's first code cell is its guard"
     # what the section reads from earlier cells; every use of bitsandbytes is behind the guard
-    namespace = {"SMOKE": True, "QLORA_STEPS": 8, "MODEL": "embedded:SmolLM2-135M-Instruct", "SEED": 0}
+    lines, namespace = _run_section(cells, live=True)
+    assert len(lines) == 1 and lines[0].startswith("Section 8 skipped: bitsandbytes"), lines
+    assert namespace["QLORA_SKIPPED"] is True and namespace["QLORA_OK"] is False
+
+
+def _run_section(cells: list[str], *, live: bool) -> tuple[list[str], dict]:
+    """Execute section 8's cells in one namespace holding what they read from earlier cells; return printed lines."""
+    namespace = {
+        "SMOKE": True,
+        "QLORA_STEPS": 8,
+        "QLORA_LIVE": live,
+        "MODEL": "embedded:SmolLM2-135M-Instruct",
+        "SEED": 0,
+    }
     out = io.StringIO()
     with redirect_stdout(out):
         for source in cells:
             exec(compile(source, "<07 section 8>", "exec"), namespace)
-    lines = out.getvalue().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Section 8 skipped: bitsandbytes"), lines
-    assert namespace["QLORA_SKIPPED"] is True and namespace["QLORA_OK"] is False
+    return out.getvalue().splitlines(), namespace
+
+
+def test_section_8_skips_with_one_line_when_switched_off():
+    """QLORA_LIVE = False (the parameters cell; nbval sets it through LORA_LAB_QLORA_LIVE=0): one line, no work."""
+    lines, namespace = _run_section(_section_cells(), live=False)
+    assert lines == ["Section 8 skipped: QLORA_LIVE is False in the parameters cell"], lines
+    assert namespace["QLORA_SKIPPED"] is True
+    params = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+    source = next(
+        "".join(c["source"]) for c in params if "parameters" in c.get("metadata", {}).get("tags", [])
+    )
+    assert 'QLORA_LIVE = bool(int(os.environ.get("LORA_LAB_QLORA_LIVE", "1")))' in source
 
 
 BNB_OK, BNB_REASON = quant.bnb_cpu_available()

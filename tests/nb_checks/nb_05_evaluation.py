@@ -111,7 +111,9 @@ def check(results: dict) -> None:
     assert 0 <= tp["ten_failures"] <= min(tp["failures"], tp["ten_messages"]), tp
     assert 0 <= tp["ten_quantity_wrong"] <= tp["ten_failures"], tp
     # a failed 十 record is counted as a quantity error at most as often as the field tally counts quantity errors
-    assert tp["ten_quantity_wrong"] <= round(results["n"] * (1 - results["tuned_field_exact"]["quantity"])), tp
+    assert tp["ten_quantity_wrong"] <= round(results["n"] * (1 - results["tuned_field_exact"]["quantity"])), (
+        tp
+    )
 
     # --- the few-shot baseline ---------------------------------------------------------------------------------
     fs = results["fewshot"]

@@ -75,6 +75,11 @@ def _check_qlora(results: dict) -> None:
     """Section 8, QLoRA live on the CPU: skipped with a reason, or every figure it printed is sound."""
     if results["qlora_skipped"]:
         assert results["qlora_skip_reason"].strip() and "\n" not in results["qlora_skip_reason"], results
+        from helpers.quant import bnb_cpu_available
+
+        ok, reason = bnb_cpu_available()
+        # where bitsandbytes' CPU backend runs (our lock installs it), the smoke run must not skip the section
+        assert not ok, f"section 8 skipped ({results['qlora_skip_reason']}) although {reason}"
         return
     fp32, nf4 = results["fp32_footprint_mb"], results["qlora_footprint_mb"]
     assert nf4 < fp32 / 2.5, f"NF4 weights ({nf4} MB) should be well under fp32's ({fp32} MB) / 2.5"
