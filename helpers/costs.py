@@ -543,27 +543,14 @@ def measure_training_peak(
     Returns:
         ``{"measured": peak - baseline bytes, "peak", "baseline", "seconds", "loss"}``.
     """
-    import json
-    import os
-    import subprocess
-    import sys
-
-    from helpers.env import ROOT
+    from helpers.env import run_fresh_process
 
     if method not in {"full", "lora"}:
         raise ValueError(f"method={method!r}; the CPU measurement supports 'full' and 'lora'.")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TOKENIZERS_PARALLELISM": "false"}
-    if return_freed_memory:  # glibc: serve big blocks with mmap and unmap them on free (no caching)
-        env.update({"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "131072"})
     args = [method, str(batch_size), str(seq_len), str(steps), str(lora_rank)]
-    proc = subprocess.run(
-        [sys.executable, "-c", _MEASURE_CHILD, *args], capture_output=True, text=True, env=env, cwd=str(ROOT)
+    result = run_fresh_process(
+        _MEASURE_CHILD, args, what="measuring", return_freed_memory=return_freed_memory
     )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"The measuring subprocess failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
-        )
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
     if not result["reset"]:
         raise RuntimeError(
             "Could not reset the peak-RSS counter (/proc/self/clear_refs); the peak would include loading."

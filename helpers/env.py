@@ -18,6 +18,35 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT / "data"
 
 
+def run_fresh_process(
+    code: str, args: list[str], *, what: str, return_freed_memory: bool = False, timeout: float | None = None
+) -> dict:
+    """Run ``python -c code *args`` in a FRESH process from the repo root; return the JSON of its last stdout line.
+
+    A fresh process inherits no memory another measurement freed, so its peak is its own. ``return_freed_memory``
+    pins glibc's mmap and trim thresholds, so freed blocks leave the resident set at once (Linux; no effect
+    elsewhere). Raises ``RuntimeError`` naming ``what`` with the tail of the child's stderr when it fails.
+    """
+    import json
+    import subprocess
+    import sys
+
+    child_env = {**os.environ, "PYTHONPATH": str(ROOT), "TOKENIZERS_PARALLELISM": "false"}
+    if return_freed_memory:  # glibc: big blocks come from mmap and go back to the system when freed
+        child_env.update({"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "131072"})
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=child_env,
+        cwd=str(ROOT),
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"The {what} subprocess failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def artifacts_dir() -> Path:
     """Where notebooks hand artifacts (adapters, merged models) to each other: ``$LORA_LAB_ARTIFACTS`` or ``artifacts/``."""
     path = Path(os.environ.get("LORA_LAB_ARTIFACTS", ROOT / "artifacts")).expanduser()

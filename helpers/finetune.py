@@ -37,9 +37,8 @@ class FinetuneConfig:
     output_dir: str | None = None  # where the adapter goes; default env.artifacts_dir() / "adapter"
     checkpoint_dir: str | None = None  # Trainer checkpoints; default <output_dir>-checkpoints
     max_steps: int = 180
-    per_device_train_batch_size: int = (
-        2  # passes of 2 examples: the activation memory of 2 (peak RSS well under 3 GB)
-    )
+    # passes of 2 examples: the activation memory of 2 (peak RSS well under 3 GB)
+    per_device_train_batch_size: int = 2
     gradient_accumulation_steps: int = 2  # 2 passes per optimizer step: effective batch 4
     learning_rate: float = 2e-3
     lr_scheduler_type: str = "linear"
@@ -370,7 +369,6 @@ def measure_train_steps(
         ``{"method", "trainable", "steps", "s_per_step", "step_seconds", "baseline_mb", "peak_mb",
         "peak_extra_mb", "memory", "loss"}`` (memory in MB; ``memory`` says which: "RSS" or "cuda allocated").
     """
-    import subprocess
     import tempfile
 
     if method not in {"lora", "full"}:
@@ -379,9 +377,6 @@ def measure_train_steps(
         raise ValueError("method='lora' needs lora_config= (a peft.LoraConfig).")
     if steps < 1:
         raise ValueError(f"steps={steps} must be >= 1.")
-    child_env = {**os.environ, "PYTHONPATH": str(env.ROOT), "TOKENIZERS_PARALLELISM": "false"}
-    if return_freed_memory:  # glibc: big blocks come from mmap and go back to the system when freed
-        child_env.update({"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "131072"})
     with tempfile.TemporaryDirectory(prefix="lora-lab-measure-") as tmp:
         spec_path = str(Path(tmp) / "spec.pt")
         torch.save(
@@ -400,18 +395,9 @@ def measure_train_steps(
         code = (
             "import sys; from helpers.finetune import _measure_steps_child; _measure_steps_child(sys.argv[1])"
         )
-        proc = subprocess.run(
-            [sys.executable, "-c", code, spec_path],
-            capture_output=True,
-            text=True,
-            env=child_env,
-            cwd=str(env.ROOT),
+        return env.run_fresh_process(
+            code, [spec_path], what="measuring", return_freed_memory=return_freed_memory
         )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"The measuring subprocess failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
-        )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _last(history: list[dict[str, Any]], key: str) -> float | None:

@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import random
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -236,7 +235,6 @@ def train_in_subprocess(
         ValueError: an unknown ``method`` or a count below 1.
         RuntimeError: the child failed (its stderr's tail is in the message).
     """
-    import subprocess
     import tempfile
 
     if method not in {"lora", "qlora"}:
@@ -262,27 +260,14 @@ def train_in_subprocess(
         "max_length": max_length,
         "seed": seed,
     }
-    # No MALLOC_MMAP_THRESHOLD_ here (unlike finetune.measure_train_steps): an mmap per large block would make
-    # every step many times slower, and a fresh process needs no help to show its own peak.
-    child_env = {**os.environ, "PYTHONPATH": str(env.ROOT), "TOKENIZERS_PARALLELISM": "false"}
+    # No return_freed_memory here (unlike finetune.measure_train_steps): an mmap per large block would make every
+    # step many times slower, and a fresh process needs no help to show its own peak.
     with tempfile.TemporaryDirectory(prefix="lora-lab-qlora-") as tmp:
         spec_path = Path(tmp) / "spec.json"
         spec_path.write_text(json.dumps(spec))
         code = "import sys; from helpers.quant import _train_child; _train_child(sys.argv[1])"
         start = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-c", code, str(spec_path)],
-            capture_output=True,
-            text=True,
-            env=child_env,
-            cwd=str(env.ROOT),
-            timeout=timeout,
-        )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"The {method} training subprocess failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
-        )
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+        result = env.run_fresh_process(code, [str(spec_path)], what=f"{method} training", timeout=timeout)
     seconds = result["seconds"]
     seconds["process"] = time.perf_counter() - start  # the whole child, Python's start-up included
     seconds["startup"] = seconds["process"] - sum(v for k, v in seconds.items() if k != "process")

@@ -116,3 +116,16 @@ def test_training_arguments_follow_config() -> None:
     assert args.bf16 == env.bf16_supported()  # auto: bf16 exactly where it is fast
     assert args.train_sampling_strategy == "group_by_length"
     assert ft.training_arguments(dataclasses.replace(cfg, bf16=False)).bf16 is False
+
+
+def test_run_fresh_process_returns_the_last_json_line_and_names_a_failure() -> None:
+    from helpers.env import run_fresh_process
+
+    code = (
+        "import json, os, sys; print('noise'); "
+        "print(json.dumps({'args': sys.argv[1:], 'mmap': os.environ.get('MALLOC_MMAP_THRESHOLD_')}))"
+    )
+    assert run_fresh_process(code, ["a", "b"], what="probe") == {"args": ["a", "b"], "mmap": None}
+    assert run_fresh_process(code, [], what="probe", return_freed_memory=True)["mmap"] == "131072"
+    with pytest.raises(RuntimeError, match=r"The probe subprocess failed \(exit 3\):\n.*boom"):
+        run_fresh_process("import sys; sys.stderr.write('boom'); sys.exit(3)", [], what="probe")
