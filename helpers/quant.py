@@ -191,6 +191,12 @@ def logit_gap(reference: list[torch.Tensor], other: list[torch.Tensor]) -> dict[
 # --------------------------------------------------------------------------------------------------
 
 
+def _child_path(path: str | os.PathLike) -> str:
+    """An absolute path for the child (it runs in the repo root); a name that is no local path, such as the hub
+    id ``"Qwen/Qwen2.5-0.5B-Instruct"``, is passed on unchanged for ``from_pretrained`` to download."""
+    return str(Path(path).resolve()) if Path(path).exists() else str(path)
+
+
 def train_in_subprocess(
     method: str,
     *,
@@ -249,7 +255,7 @@ def train_in_subprocess(
     }
     spec = {
         "method": method,
-        **{key: str(Path(path).resolve()) for key, path in local.items()},  # the child runs in the repo root
+        **{key: _child_path(path) for key, path in local.items()},  # the child runs in the repo root
         "steps": steps,
         "batch_size": batch_size,
         "grad_accum": grad_accum,

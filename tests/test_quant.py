@@ -145,3 +145,11 @@ def test_train_in_subprocess_rejects_bad_arguments(tmp_path):
         quant.train_in_subprocess("dora", steps=1, **kwargs)
     with pytest.raises(ValueError, match="must be >= 1"):
         quant.train_in_subprocess("qlora", steps=0, **kwargs)
+
+
+def test_child_paths_are_absolute_but_hub_ids_pass_through(tmp_path, monkeypatch):
+    """The child runs in the repo root: a relative local folder is made absolute; a hub id must not become one."""
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert quant._child_path("data") == str(tmp_path / "data")
+    assert quant._child_path("Qwen/Qwen2.5-0.5B-Instruct") == "Qwen/Qwen2.5-0.5B-Instruct"
