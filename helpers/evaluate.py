@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import torch
-
-#: Marks a field the prediction did not contain at all (distinct from a JSON ``null``).
-MISSING = object()
 
 _FENCE = re.compile(r"^```[A-Za-z0-9_-]*[ \t]*\n?(.*?)\n?```$", re.DOTALL)
 
@@ -190,6 +188,19 @@ def _fields_of(targets: Sequence[dict]) -> list[str]:
     return fields
 
 
+def same_value(answer: Any, gold: Any) -> bool:
+    """One field's value, scored by the data contract (data/README.md): strings are equal when they are equal
+    after Unicode NFKC, folded white space and case folding ("tom baker" = "Tom Baker"; "yoga mats" is still
+    not "yoga mat"); every other value must be equal and of the same type (``30`` and ``"30"`` differ)."""
+    if isinstance(answer, str) and isinstance(gold, str):
+        return _fold(answer) == _fold(gold)
+    return type(answer) is type(gold) and answer == gold
+
+
+def _fold(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).split()).casefold()
+
+
 def compare_one(prediction: str, target: str | dict, fields: Sequence[str] | None = None) -> dict[str, Any]:
     """Score one answer against its target.
 
@@ -201,16 +212,19 @@ def compare_one(prediction: str, target: str | dict, fields: Sequence[str] | Non
     Returns:
         ``{"json_valid": bool, "exact": bool, "fields": {field: bool}, "wrong_fields": [...],
         "parsed": dict | None, "target": dict}``. A field is right when the prediction has the key
-        and its value equals the target's (``30`` and ``"30"`` differ; a missing key is wrong even
-        when the target is ``null``). Exact match is dict equality: same keys, same values.
+        and its value is :func:`same_value` as the target's (a missing key is wrong even when the target
+        is ``null``). Exact match: the same keys, every value :func:`same_value`.
     """
     tgt = _target_dict(target, 0)
     fields = list(fields or tgt)
     parsed = parse_json(prediction)
-    per_field = {f: parsed is not None and parsed.get(f, MISSING) == tgt.get(f, MISSING) for f in fields}
+    per_field = {
+        f: parsed is not None and f in parsed and f in tgt and same_value(parsed[f], tgt[f]) for f in fields
+    }
+    exact = parsed is not None and parsed.keys() == tgt.keys() and all(same_value(parsed[k], tgt[k]) for k in tgt)
     return {
         "json_valid": parsed is not None,
-        "exact": parsed is not None and parsed == tgt,
+        "exact": exact,
         "fields": per_field,
         "wrong_fields": [f for f, ok in per_field.items() if not ok],
         "parsed": parsed,

@@ -89,6 +89,24 @@ def test_missing_key_is_wrong_even_when_target_is_null_and_extra_key_breaks_exac
     assert ev.compare_one(target, target)["exact"]
 
 
+def test_scorer_follows_the_data_contract() -> None:
+    """Case and white space of a string are not scored; its words are: a plural is not the catalogue name."""
+    target = {"customer": "Tom Baker", "product": "yoga mat", "quantity": 3, "city": "Boston"}
+    lower = json.dumps({"customer": "tom  baker", "product": "Yoga Mat", "quantity": 3, "city": "BOSTON"})
+    assert ev.compare_one(lower, target)["exact"]
+    plural = json.dumps({**target, "product": "yoga mats"})
+    assert ev.compare_one(plural, target)["wrong_fields"] == ["product"]
+    with_particle = json.dumps({**target, "city": "Boston please"})
+    assert ev.compare_one(with_particle, target)["wrong_fields"] == ["city"]
+    for wrong in ("3", 3.5, True, None):  # a number only equals the same number, of the same type
+        r = ev.compare_one(json.dumps({**target, "quantity": wrong}), target)
+        assert r["wrong_fields"] == ["quantity"] and not r["exact"], wrong
+    to_be_decided = json.dumps({**target, "city": "待定"}, ensure_ascii=False)
+    assert not ev.compare_one(to_be_decided, {**target, "city": None})["exact"]
+    full_width = json.dumps({**target, "customer": "Ｔｏｍ Baker"}, ensure_ascii=False)  # NFKC folds full width
+    assert ev.compare_one(full_width, target)["exact"]
+
+
 def test_score_extraction_rejects_bad_inputs() -> None:
     with pytest.raises(ValueError, match="pair up"):
         ev.score_extraction([T_EN], [T_EN, T_EN])
