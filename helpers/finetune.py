@@ -176,25 +176,35 @@ def lora_config(cfg: FinetuneConfig):
 
 
 def build_datasets(cfg: FinetuneConfig, tokenizer) -> tuple[Any, Any, dict[str, Any]]:
-    """Tokenize the train and validation splits with the label mask; return ``(train, val, report)``."""
+    """Clean and tokenize the train and validation splits; return ``(train, val, report)``.
+
+    The records go through :func:`helpers.data.clean_records` first, as in notebook 01: white space is
+    stripped, and empty (also whitespace-only) answers, duplicates and over-long records are dropped. The
+    report counts every record dropped, by reason (``report["cleaning"]``), so nothing is lost silently.
+    """
     from datasets import Dataset
 
     from helpers import data
 
     splits = data.load_splits(resolve_data_dir(cfg.data_dir))
-    train_records = splits["train"][: cfg.max_train_examples] if cfg.max_train_examples else splits["train"]
-    val_records = (
-        splits["validation"][: cfg.max_eval_examples] if cfg.max_eval_examples else splits["validation"]
-    )
+    train_raw = splits["train"][: cfg.max_train_examples] if cfg.max_train_examples else splits["train"]
+    val_raw = splits["validation"][: cfg.max_eval_examples] if cfg.max_eval_examples else splits["validation"]
+    train_records, train_clean = data.clean_records(train_raw, tokenizer=tokenizer, max_length=cfg.max_length)
+    val_records, val_clean = data.clean_records(val_raw, tokenizer=tokenizer, max_length=cfg.max_length)
     train_feats, train_report = data.tokenize_records(train_records, tokenizer, cfg.max_length)
     val_feats, val_report = data.tokenize_records(val_records, tokenizer, cfg.max_length)
     if not train_feats:
         raise ValueError(
-            f"No training example fits max_length={cfg.max_length} ({train_report}). Fix: raise max_length."
+            f"No training example is left after cleaning (max_length={cfg.max_length}): {train_clean['dropped']}. "
+            "Fix: check the data (empty answers?) or raise max_length."
         )
     train_ds = Dataset.from_list([dict(f) for f in train_feats])
     val_ds = Dataset.from_list([dict(f) for f in val_feats]) if val_feats else None
-    return train_ds, val_ds, {"train": train_report, "validation": val_report}
+    cleaning = {
+        name: {k: rep[k] for k in ("total", "kept", "dropped")}
+        for name, rep in (("train", train_clean), ("validation", val_clean))
+    }
+    return train_ds, val_ds, {"train": train_report, "validation": val_report, "cleaning": cleaning}
 
 
 def training_arguments(cfg: FinetuneConfig, **overrides: Any):
@@ -486,6 +496,9 @@ def train(
         cfg, eval_strategy="steps" if cfg.eval_steps > 0 and val_ds is not None else "no"
     )
     if verbose:
+        for name, rep in report["cleaning"].items():
+            dropped = {k: v for k, v in rep["dropped"].items() if v}
+            print(f"{name}: kept {rep['kept']} of {rep['total']} records" + (f", dropped {dropped}" if dropped else ""))
         print(
             f"LoRA r={cfg.lora_r} alpha={cfg.lora_alpha} on {cfg.target_modules}: {trainable:,} trainable of "
             f"{total:,} params | {len(train_ds)} train / {len(val_ds) if val_ds else 0} val examples | "

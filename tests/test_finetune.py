@@ -129,3 +129,29 @@ def test_run_fresh_process_returns_the_last_json_line_and_names_a_failure() -> N
     assert run_fresh_process(code, [], what="probe", return_freed_memory=True)["mmap"] == "131072"
     with pytest.raises(RuntimeError, match=r"The probe subprocess failed \(exit 3\):\n.*boom"):
         run_fresh_process("import sys; sys.stderr.write('boom'); sys.exit(3)", [], what="probe")
+
+
+def test_training_path_drops_and_reports_empty_answers(tmp_path: Path) -> None:
+    """What reaches the trainer is what clean_records keeps: a whitespace-only answer passes load_records, so the
+    training path itself must drop it, and say so."""
+    import json
+
+    from helpers import data
+    from helpers.models import tiny_tokenizer
+
+    src = data.load_splits(ft.resolve_data_dir("data/extraction"))
+    folder = tmp_path / "data"
+    folder.mkdir()
+    train = [dict(r) for r in src["train"][:6]]
+    blank = json.loads(json.dumps(train[1]))
+    blank["messages"][-1]["content"] = " \n\t "  # whitespace only: load_records accepts it
+    train = [train[0], blank, train[2], train[2], *train[3:]]  # plus a duplicate
+    for name, rows in (("train", train), ("validation", src["validation"][:3]), ("test", src["test"][:3])):
+        (folder / f"{name}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    assert len(data.load_records(folder / "train.jsonl")) == 7  # loading keeps it: cleaning must drop it
+    cfg = tiny_cfg(tmp_path, "clean", data_dir=str(folder), max_train_examples=None)
+    train_ds, _, report = ft.build_datasets(cfg, tiny_tokenizer())
+    assert report["cleaning"]["train"] == {"total": 7, "kept": 5, "dropped": {"empty": 1, "duplicate": 1, "over_length": 0}}
+    assert len(train_ds) == 5
+    for row in train_ds:  # every example still has answer tokens to learn
+        assert any(label != -100 for label in row["labels"])
