@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $@
 
-## run: execute every notebook with its defaults into runs/<UTC>/ and print a summary
+## run: execute every notebook with its defaults into runs/<UTC>/, print a summary, then check each one's targets
 run: $(STAMP)
 	$(PY) -m helpers.runner
 
