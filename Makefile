@@ -13,7 +13,7 @@ STAMP := $(VENV)/.bootstrapped
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run lab test smoke render bench lint format lock binder clean
+.PHONY: run lab test test-fast smoke render bench lint format lock binder clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,13 +27,17 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $@
 
-## run: execute every notebook with its defaults into runs/<UTC>/ and print a summary
+## run: execute every notebook with its defaults into runs/<UTC>/, print a summary, then check each one's targets
 run: $(STAMP)
 	$(PY) -m helpers.runner
 
 ## test: unit tests, notebook smoke runs (papermill) and nbval over the committed notebooks
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest tests notebooks --nbval-lax
+
+## test-fast: the unit tests without those marked slow (no notebook runs, no embedded-model loads, no nbval)
+test-fast: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest tests -m "not slow"
 
 ## smoke: only the notebook smoke runs
 smoke: $(STAMP)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime as dt
+import importlib
 import json
 import os
 import re
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from helpers.env import ROOT
@@ -100,6 +103,64 @@ def summary_table(rows: list[dict], results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def _failing_check(exc: BaseException) -> str:
+    """The check's statement that raised ``exc`` (a whole ``assert`` without its message), and where it is."""
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).parent.name == "nb_checks"
+    ]
+    if not frames:
+        return "(outside tests/nb_checks)"
+    frame, where = frames[-1], f"{Path(frames[-1].filename).name}:{frames[-1].lineno}"
+    for node in ast.walk(ast.parse(Path(frame.filename).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Assert) and node.lineno <= frame.lineno <= (node.end_lineno or node.lineno):
+            return f"assert {ast.unparse(node.test)} ({where})"
+    return f"{frame.line} ({where})"
+
+
+def check_results(results: dict[str, dict], names: list[str]) -> list[str]:
+    """Run ``tests/nb_checks/nb_<name>.py`` on what each named notebook recorded; return one line per failure.
+
+    A line names the notebook, the failing check (which names the figure) and the assertion's message (the value),
+    e.g. ``04_training: assert 0 < results['peak_rss_mb'] < ... (nb_04_training.py:12) -> 9999.0``.
+    A notebook that recorded nothing, or has no checks module, is a failure too.
+    """
+    if str(ROOT) not in sys.path:  # tests/ is a package at the repository root
+        sys.path.insert(0, str(ROOT))
+    failures = []
+    for name in names:
+        recorded = {k: v for k, v in results.get(name, {}).items() if k != "_run"}
+        if not recorded:
+            failures.append(f"{name}: recorded no results (its last cell must call helpers.results.record())")
+            continue
+        module = f"tests.nb_checks.nb_{name}"
+        try:
+            checker = importlib.import_module(module)
+        except ImportError as exc:
+            failures.append(f"{name}: cannot import its checks, {module}: {exc}")
+            continue
+        try:
+            checker.check(recorded)
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, with its notebook
+            what = str(exc) if isinstance(exc, AssertionError) else f"{type(exc).__name__}: {exc}"
+            failures.append(f"{name}: {_failing_check(exc)} -> {what or '(no message)'}")
+    return failures
+
+
+def report_checks(results: dict[str, dict], names: list[str]) -> int:
+    """Print the outcome of :func:`check_results` (failures loudly, on stderr); return the number of failures."""
+    failures = check_results(results, names)
+    if failures:
+        print(
+            f"\nCHECKS FAILED: {len(failures)} of {len(names)} notebooks miss a target in tests/nb_checks:",
+            file=sys.stderr,
+        )
+        for line in failures:
+            print(f"  CHECK FAILED {line}", file=sys.stderr)
+    else:
+        print(f"\nChecks passed: tests/nb_checks on what {len(names)} notebook(s) recorded.")
+    return len(failures)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -108,7 +169,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="pass SMOKE=True to every notebook")
     parser.add_argument("--only", nargs="*", help="notebook prefixes to run, e.g. 00 04")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
+    parser.add_argument(
+        "--check",
+        metavar="RESULTS_JSON",
+        type=Path,
+        help="only run tests/nb_checks on a finished run's results.json",
+    )
     args = parser.parse_args(argv)
+    if args.check:
+        results = json.loads(args.check.read_text(encoding="utf-8"))
+        return 1 if report_checks(results, [p.stem for p in notebooks(args.only) if p.stem in results]) else 0
 
     import papermill as pm
 
@@ -171,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     failed = [r["notebook"] for r in rows if r["status"] != "ok"]
     if failed:
         print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
-    return 1 if failed else 0
+    # the full-run (or, with --smoke, the smoke) targets of every notebook that ran to the end
+    missed = report_checks(results, [r["notebook"] for r in rows if r["status"] == "ok"])
+    return 1 if failed or missed else 0
 
 
 if __name__ == "__main__":

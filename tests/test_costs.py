@@ -28,8 +28,8 @@ def test_llama2_70b_pretraining_matches_metas_gpu_hours() -> None:
     assert costs.gpu_hours(flops, "A100-80GB", mfu=implied) == pytest.approx(LLAMA2_70B_GPU_HOURS)
 
 
-#: Llama-2-7B's published parameter count (model card / config.json: 6,738,415,616, "7B").
-LLAMA2_7B_PARAMS = 6_738_415_616
+#: Llama-2-7B's published parameter count ("7B"), from the package's one table.
+LLAMA2_7B_PARAMS = models.ARCHITECTURES["meta-llama/Llama-2-7b-hf"]["published_params"]
 
 
 #: Llama 2 paper, Table 2: A100-80GB GPU-hours of pretraining the 7B model on the same 2.0T tokens.
@@ -227,9 +227,10 @@ def test_memory_planner_runs_headless() -> None:
     method = next(c for c in planner.children if getattr(c, "description", "") == "method")
     method.value = "full"  # triggers a redraw; an exception here fails the test
     plan = widgets.plan_memory("Qwen/Qwen2.5-0.5B-Instruct", "full")
-    assert plan["memory"]["trainable_params"] == 494_032_768
+    n = models.ARCHITECTURES["Qwen/Qwen2.5-0.5B-Instruct"]["published_params"]
+    assert plan["memory"]["trainable_params"] == n
     assert plan["fits"]["8xH100 (640 GB)"]
     states = sum(plan["memory"][k] for k in ("weights", "gradients", "optimizer"))
-    assert states == 16 * 494_032_768  # the planner's default is mixed precision too
+    assert states == 16 * n  # the planner's default is mixed precision too
     pure = widgets.plan_memory("Qwen/Qwen2.5-0.5B-Instruct", "full", precision="pure")["memory"]
-    assert sum(pure[k] for k in ("weights", "gradients", "optimizer")) == 8 * 494_032_768
+    assert sum(pure[k] for k in ("weights", "gradients", "optimizer")) == 8 * n

@@ -263,10 +263,22 @@ def test_generate_restores_training_mode_and_checks_prompts() -> None:
         ev.generate(model, tok, [[*PROMPTS[0], {"role": "assistant", "content": "x"}]], progress=False)
 
 
-def test_max_new_tokens_for_fits_the_longest_target() -> None:
-    _, tok = tiny_model("qwen2")
-    n = ev.max_new_tokens_for(tok, [T_EN, T_ZH], margin=5)
-    assert n == max(len(tok(t)["input_ids"]) for t in [T_EN, T_ZH]) + 1 + 5
+@pytest.mark.parametrize("arch", ["qwen2", "llama"])
+def test_max_new_tokens_for_fits_the_longest_target(arch: str) -> None:
+    """The budget is what the model must generate to give the longest answer and end its turn, plus the margin:
+    counted here as the answer's trained tokens in a rendered chat (helpers.data's label mask), not re-tokenized."""
+    from helpers.data import IGNORE_INDEX, tokenize_chat
+
+    _, tok = tiny_model(arch)
+    needed = [
+        sum(
+            t != IGNORE_INDEX
+            for t in tokenize_chat([*PROMPTS[1], {"role": "assistant", "content": a}], tok)["labels"]
+        )
+        for a in (T_EN, T_ZH)
+    ]
+    assert needed[1] != needed[0]  # the longest target decides
+    assert ev.max_new_tokens_for(tok, [T_EN, T_ZH], margin=5) == max(needed) + 5
 
 
 # --- perplexity -----------------------------------------------------------------------------------

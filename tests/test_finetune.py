@@ -108,14 +108,16 @@ def test_cli_yaml_and_overrides(tmp_path: Path) -> None:
     assert metrics["global_step"] == 2 and ft.adapter_is_complete(tmp_path / "cli")
 
 
-def test_training_arguments_follow_config() -> None:
-    cfg = ft.FinetuneConfig(bf16=None, train_sampling_strategy="group_by_length")
-    args = ft.training_arguments(cfg)
+def test_training_arguments_follow_config(monkeypatch: pytest.MonkeyPatch) -> None:
     from helpers import env
 
-    assert args.bf16 == env.bf16_supported()  # auto: bf16 exactly where it is fast
-    assert args.train_sampling_strategy == "group_by_length"
-    assert ft.training_arguments(dataclasses.replace(cfg, bf16=False)).bf16 is False
+    cfg = ft.FinetuneConfig(bf16=None, train_sampling_strategy="group_by_length")
+    assert ft.training_arguments(cfg).train_sampling_strategy == "group_by_length"
+    for fast in (True, False):  # auto: bf16 exactly where it is fast, whichever machine runs the test
+        monkeypatch.setattr(env, "bf16_supported", lambda *a, fast=fast, **k: fast)
+        assert ft.training_arguments(cfg).bf16 is fast
+        explicit = dataclasses.replace(cfg, bf16=not fast)  # an explicit value wins over the machine
+        assert ft.training_arguments(explicit).bf16 is (not fast)
 
 
 def test_run_fresh_process_returns_the_last_json_line_and_names_a_failure() -> None:

@@ -11,6 +11,9 @@ import torch
 
 from helpers import env, models
 
+#: The embedded model's published parameter count, from the package's one table.
+EMBEDDED_PARAMS = models.ARCHITECTURES[models.EMBEDDED_HUB_ID]["published_params"]
+
 PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
 
 
@@ -63,7 +66,7 @@ def test_cache_is_built_once_then_reused(fresh_cache, monkeypatch):
     model, tok = models.load_model()
     warm = time.perf_counter() - start
     assert (path / "model.safetensors").stat().st_mtime == mtime
-    assert model.num_parameters() == 134_515_008
+    assert model.num_parameters() == EMBEDDED_PARAMS
     print(f"warm load_model(): {warm:.2f} s")
 
 
@@ -107,7 +110,7 @@ def test_corrupt_cache_is_rebuilt(fresh_cache, tmp_path, monkeypatch):
         again = models.embedded_model_path(verbose=False)
     assert again == path
     model, _ = models.load_model()
-    assert model.num_parameters() == 134_515_008
+    assert model.num_parameters() == EMBEDDED_PARAMS
 
 
 def test_missing_package_names_the_fix(monkeypatch):

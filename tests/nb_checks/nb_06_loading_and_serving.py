@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 def check(results: dict) -> None:
     assert results["lora_params"] > 0
@@ -30,7 +32,9 @@ def check(results: dict) -> None:
     for key in ("score_api", "score_local"):
         score = results[key]
         assert score["n"] == n
-        assert 0.0 <= score["exact_match"] <= score["json_valid"] <= 1.0
+        assert score["exact_match"] <= score["json_valid"], (key, score)  # an exact answer is valid JSON
+        for rate in [score["exact_match"], score["json_valid"], *score["field_exact"].values()]:
+            assert math.isclose(rate * n, round(rate * n)), (key, rate, "is no k /", n)
     assert results["score_api"] == results["score_local"], (
         "the API and the in-process model score differently"
     )

@@ -92,7 +92,8 @@ def _check_qlora(results: dict) -> None:
         losses = results[f"{method}_train_losses"]
         assert len(losses) == steps and all(math.isfinite(x) and x > 0 for x in losses), (method, losses)
         assert math.isfinite(results[f"{method}_val_loss"]) and results[f"{method}_val_loss"] > 0, results
-        assert 0 <= results[f"{method}_exact"] <= 1, results
+        k = results[f"{method}_exact"] * results["qlora_n_exact"]  # exact on k of the first n_exact examples
+        assert results["qlora_n_exact"] >= 1 and math.isclose(k, round(k)), (method, k, "is no whole count")
         assert results[f"{method}_s_per_step"] > 0, results
         # the peak RSS holds the weights (and the interpreter, activations, the allocator's cache)
         weights = nf4 if method == "qlora" else fp32

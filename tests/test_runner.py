@@ -1,0 +1,70 @@
+"""helpers.runner's check step: `make run` runs each notebook's tests/nb_checks on what it recorded, and fails loudly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers import runner
+from tests.test_prose import doc
+
+
+def recorded(stem: str) -> dict:
+    """What the committed notebook recorded in its last cell: the results of a real default (full) run."""
+    results = doc(stem[:2]).results
+    assert results, f"{stem}: no recorded results in the committed outputs"
+    return results
+
+
+@pytest.mark.parametrize("nb", runner.notebooks(), ids=lambda p: p.stem)
+def test_the_committed_default_run_meets_every_target(nb: Path) -> None:
+    results = recorded(nb.stem)
+    assert not results.get("smoke"), f"{nb.name} holds a smoke run's outputs"
+    assert runner.check_results({nb.stem: results}, [nb.stem]) == []
+
+
+@pytest.mark.parametrize(
+    ("stem", "key", "value"),
+    [
+        ("04_training", "peak_rss_mb", 9999.0),  # the default run's kernel peak is bounded at 6 GB
+        ("00_start_here", "n_params", 99),  # not the published count
+    ],
+)
+def test_a_missed_target_names_the_notebook_and_the_figure(stem: str, key: str, value: float) -> None:
+    doctored = {**recorded(stem), key: value}
+    [failure] = runner.check_results({stem: doctored}, [stem])
+    assert failure.startswith(f"{stem}: assert ") and f"results['{key}']" in failure, failure
+    assert str(value) in failure.split(" -> ", 1)[1], (
+        failure
+    )  # the assertion's message shows the recorded value
+
+
+def test_missing_results_or_checks_are_failures_too() -> None:
+    results = {"04_training": {"_run": {"status": "ok", "seconds": 1.0}}, "99_nowhere": {"x": 1}}
+    no_results, no_module = runner.check_results(results, ["04_training", "99_nowhere"])
+    assert no_results.startswith("04_training: recorded no results"), no_results
+    assert no_module.startswith("99_nowhere: cannot import its checks, tests.nb_checks.nb_99_nowhere"), (
+        no_module
+    )
+
+
+def test_check_a_doctored_results_json_exits_non_zero(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`python -m helpers.runner --check runs/<stamp>/results.json`: what `make run` does after executing."""
+    run = {
+        stem: {**recorded(stem), "_run": {"status": "ok", "seconds": 1.0}}
+        for stem in ("00_start_here", "04_training")
+    }
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(run), encoding="utf-8")
+    assert runner.main(["--check", str(path)]) == 0
+    assert "Checks passed" in capsys.readouterr().out
+
+    run["04_training"]["peak_rss_mb"] = 9999.0
+    path.write_text(json.dumps(run), encoding="utf-8")
+    assert runner.main(["--check", str(path)]) == 1
+    err = capsys.readouterr().err
+    print(err)
+    assert "CHECKS FAILED: 1 of 2 notebooks" in err
+    assert "CHECK FAILED 04_training: assert 0 < results['peak_rss_mb']" in err and "-> 9999.0" in err
