@@ -629,7 +629,11 @@ ZH_LABEL_SEPS = ["：", "：", ":", " ", "： "]
 # the message may inflect it ("3 yoga mats"), count pairs ("two pairs of running shoes") or packs.
 EN_PAIRS = {"sunglasses", "headphones", "running shoes", "hiking boots", "rain boots", "ski goggles"}
 EN_PACKS = {"printer paper": ("pack", "packs")}
-EN_IRREGULAR = {"wireless mouse": "wireless mice", "wool scarf": "wool scarves", "bread knife": "bread knives"}
+EN_IRREGULAR = {
+    "wireless mouse": "wireless mice",
+    "wool scarf": "wool scarves",
+    "bread knife": "bread knives",
+}
 
 
 def en_plural(product: str) -> str:
@@ -651,7 +655,9 @@ def en_counted(product: str, q: int, q_text: str) -> str:
     """The product with its count, as people write it: "a desk lamp", "3 yoga mats", "two pairs of ski goggles"."""
     one = q == 1  # "1" is written as an article ("a desk lamp"); "one" stays a word ("one desk lamp")
     if product in EN_PAIRS:
-        return f"{_article('pair') if one and q_text == '1' else q_text} pair{'' if one else 's'} of {product}"
+        return (
+            f"{_article('pair') if one and q_text == '1' else q_text} pair{'' if one else 's'} of {product}"
+        )
     if product in EN_PACKS:
         unit, units = EN_PACKS[product]
         return f"{_article(unit) if one and q_text == '1' else q_text} {unit if one else units} of {product}"
@@ -850,7 +856,9 @@ def make_example(rng: random.Random, pools: Pools, lang: str) -> dict:
     elif behalf:
         tags.append("on_behalf")
         name_part = fill(rng.choice(P["name_behalf"]))
-        if style == "email" and rng.random() < 0.5:  # the writer signs: a second name that is not the customer
+        if (
+            style == "email" and rng.random() < 0.5
+        ):  # the writer signs: a second name that is not the customer
             signature = rng.choice(P["sign"]).format(c=writer)
     elif form:
         name_part = line("name", customer)
@@ -875,7 +883,11 @@ def make_example(rng: random.Random, pools: Pools, lang: str) -> dict:
             tags.append("inflected")
     else:
         if record["quantity"] is None:
-            pool = ("chat_silent" if chat else "order_silent") if silent else ("chat_noqty" if chat else "order_noqty")
+            pool = (
+                ("chat_silent" if chat else "order_silent")
+                if silent
+                else ("chat_noqty" if chat else "order_noqty")
+            )
             template = rng.choice(P[pool])
             order = fill(template)
         else:
@@ -893,8 +905,10 @@ def make_example(rng: random.Random, pools: Pools, lang: str) -> dict:
     city_part: str | None = None
     if record["city"] is None:
         if not silent:
-            city_part = line("city", rng.choice(P["form_missing"])) if form else (
-                rng.choice(P["chat_city_missing"] if chat else P["city_missing"])
+            city_part = (
+                line("city", rng.choice(P["form_missing"]))
+                if form
+                else (rng.choice(P["chat_city_missing"] if chat else P["city_missing"]))
             )
     elif form:
         city_part = line("city", city)
@@ -924,7 +938,9 @@ def make_example(rng: random.Random, pools: Pools, lang: str) -> dict:
         if not en:  # colloquial Chinese: sentence particles after the clauses
             parts = [p + rng.choice(PARTICLES) for p in parts]
         joiner = rng.choice([" ", ", ", " - ", "\n"] if en else ["，", "，", " ", "\n"])
-        message = joiner.join(x for x in [rng.choice(P["chat_open"]), *parts, rng.choice(P["chat_close"])] if x)
+        message = joiner.join(
+            x for x in [rng.choice(P["chat_open"]), *parts, rng.choice(P["chat_close"])] if x
+        )
     else:
         clauses = [x for x in [name_part, *order_lines, city_part, extra] if x]
         rng.shuffle(clauses)

@@ -221,7 +221,9 @@ def compare_one(prediction: str, target: str | dict, fields: Sequence[str] | Non
     per_field = {
         f: parsed is not None and f in parsed and f in tgt and same_value(parsed[f], tgt[f]) for f in fields
     }
-    exact = parsed is not None and parsed.keys() == tgt.keys() and all(same_value(parsed[k], tgt[k]) for k in tgt)
+    exact = (
+        parsed is not None and parsed.keys() == tgt.keys() and all(same_value(parsed[k], tgt[k]) for k in tgt)
+    )
     return {
         "json_valid": parsed is not None,
         "exact": exact,

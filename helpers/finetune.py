@@ -36,7 +36,7 @@ class FinetuneConfig:
     data_dir: str = "data/extraction"  # relative paths are tried from the cwd, then from the repo root
     output_dir: str | None = None  # where the adapter goes; default env.artifacts_dir() / "adapter"
     checkpoint_dir: str | None = None  # Trainer checkpoints; default <output_dir>-checkpoints
-    max_steps: int = 180
+    max_steps: int = 300
     # passes of 2 examples: the activation memory of 2 (peak RSS well under 3 GB)
     per_device_train_batch_size: int = 2
     gradient_accumulation_steps: int = 2  # 2 passes per optimizer step: effective batch 4
@@ -53,7 +53,7 @@ class FinetuneConfig:
     max_train_examples: int | None = None  # None: the whole train split
     max_eval_examples: int | None = 32  # validation examples used for the validation loss
     per_device_eval_batch_size: int = 4  # a big evaluation batch would set the run's peak memory (its logits)
-    eval_steps: int = 45  # 0 disables evaluation during training
+    eval_steps: int = 100  # 0 disables evaluation during training
     logging_steps: int = 5
     save_steps: int = 0  # 0: no intermediate checkpoints
     save_total_limit: int | None = 2
@@ -498,7 +498,10 @@ def train(
     if verbose:
         for name, rep in report["cleaning"].items():
             dropped = {k: v for k, v in rep["dropped"].items() if v}
-            print(f"{name}: kept {rep['kept']} of {rep['total']} records" + (f", dropped {dropped}" if dropped else ""))
+            print(
+                f"{name}: kept {rep['kept']} of {rep['total']} records"
+                + (f", dropped {dropped}" if dropped else "")
+            )
         print(
             f"LoRA r={cfg.lora_r} alpha={cfg.lora_alpha} on {cfg.target_modules}: {trainable:,} trainable of "
             f"{total:,} params | {len(train_ds)} train / {len(val_ds) if val_ds else 0} val examples | "

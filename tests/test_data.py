@@ -340,12 +340,23 @@ def test_messages_come_in_every_style_and_hard_case(splits) -> None:
     for name, records in splits.items():
         for lang in ("en", "zh"):
             tags = {t for r in records if r["meta"]["lang"] == lang for t in r["meta"]["tags"]}
-            wanted = {"style:plain", "style:email", "style:chat", "style:form", "on_behalf", "silent", "extra"}
+            wanted = {
+                "style:plain",
+                "style:email",
+                "style:chat",
+                "style:form",
+                "on_behalf",
+                "silent",
+                "extra",
+            }
             wanted |= {"inflected", "lowercase"} if lang == "en" else {"name:compound", "name:foreign"}
             assert wanted <= tags, (name, lang, wanted - tags)
     inflected = [r for r in splits["train"] if "inflected" in r["meta"]["tags"]]
     # the message inflects the product ("3 yoga mats"); the record keeps the catalogue name ("yoga mat")
-    assert sum(json.loads(D.target_text(r))["product"] + "s" in r["messages"][1]["content"] for r in inflected) > 100
+    assert (
+        sum(json.loads(D.target_text(r))["product"] + "s" in r["messages"][1]["content"] for r in inflected)
+        > 100
+    )
 
 
 HANDWRITTEN = EXTRACTION / "handwritten.jsonl"
@@ -390,7 +401,9 @@ def test_handwritten_set_is_apart_from_the_generator(monkeypatch) -> None:
     monkeypatch.setattr(pathlib.Path, "open", guard(pathlib.Path.open))
     files = _generator().generate(0)
     monkeypatch.undo()
-    generated = {json.loads(line)["messages"][1]["content"] for text in files.values() for line in text.splitlines()}
+    generated = {
+        json.loads(line)["messages"][1]["content"] for text in files.values() for line in text.splitlines()
+    }
     assert len(generated) == sum(gen_n for gen_n in _generator().SPLITS.values())
     assert not generated & handwritten
 
@@ -401,7 +414,9 @@ def test_english_test_messages_use_only_test_phrasings(splits) -> None:
     gen = _generator()
     train = gen.Pools("train")
 
-    def pattern(template):  # "Ship to {city}." -> r"Ship to [^.,;:!?]+?\." (the wording, any value, any case),
+    def pattern(
+        template,
+    ):  # "Ship to {city}." -> r"Ship to [^.,;:!?]+?\." (the wording, any value, any case),
         # as a clause of its own: at the start of the message or after a punctuation mark
         wording = re.sub(r"\\\{\w+\\\}", "[^.,;:!?\n]+?", re.escape(template))
         return re.compile(r"(?:^|[.,;:!?\n-]\s*)" + wording, re.IGNORECASE)
@@ -411,7 +426,10 @@ def test_english_test_messages_use_only_test_phrasings(splits) -> None:
 
     # wordings with enough words of their own (three or more) not to occur inside other text by chance
     train_wordings = [
-        pattern(p) for key, pool in train.en.items() if not key.startswith("label_") for p in pool
+        pattern(p)
+        for key, pool in train.en.items()
+        if not key.startswith("label_")
+        for p in pool
         if len(words(p)) >= 3
     ]
     for r in splits["test"]:

@@ -103,7 +103,9 @@ def test_scorer_follows_the_data_contract() -> None:
         assert r["wrong_fields"] == ["quantity"] and not r["exact"], wrong
     to_be_decided = json.dumps({**target, "city": "待定"}, ensure_ascii=False)
     assert not ev.compare_one(to_be_decided, {**target, "city": None})["exact"]
-    full_width = json.dumps({**target, "customer": "Ｔｏｍ Baker"}, ensure_ascii=False)  # NFKC folds full width
+    full_width = json.dumps(
+        {**target, "customer": "Ｔｏｍ Baker"}, ensure_ascii=False
+    )  # NFKC folds full width
     assert ev.compare_one(full_width, target)["exact"]
 
 

@@ -153,7 +153,11 @@ def test_training_path_drops_and_reports_empty_answers(tmp_path: Path) -> None:
     assert len(data.load_records(folder / "train.jsonl")) == 7  # loading keeps it: cleaning must drop it
     cfg = tiny_cfg(tmp_path, "clean", data_dir=str(folder), max_train_examples=None)
     train_ds, _, report = ft.build_datasets(cfg, tiny_tokenizer())
-    assert report["cleaning"]["train"] == {"total": 7, "kept": 5, "dropped": {"empty": 1, "duplicate": 1, "over_length": 0}}
+    assert report["cleaning"]["train"] == {
+        "total": 7,
+        "kept": 5,
+        "dropped": {"empty": 1, "duplicate": 1, "over_length": 0},
+    }
     assert len(train_ds) == 5
     for row in train_ds:  # every example still has answer tokens to learn
         assert any(label != -100 for label in row["labels"])
