@@ -465,11 +465,16 @@ class ChatCollator:
         tokenizer: supplies ``pad_token_id`` (falls back to ``eos_token_id``).
         pad_to_multiple_of: round the padded length up (e.g. 8 for tensor cores).
         padding_side: ``"right"`` for training, ``"left"`` for batched generation.
+        only_learned_logits: also return ``logits_to_keep`` (the positions whose next token is learned by some
+            row: the model's output head then computes the vocabulary-sized logits only there) and
+            ``shift_labels`` (the labels those positions predict, ``(batch, kept)``). The loss is the same as with
+            every position's logits; the head's work shrinks to the kept share of the positions.
     """
 
     tokenizer: Any
     pad_to_multiple_of: int | None = None
     padding_side: str = "right"
+    only_learned_logits: bool = False
 
     def __call__(self, features: list[dict]) -> dict:
         import torch
@@ -505,6 +510,11 @@ class ChatCollator:
                 pad = [0] * (longest - n)
                 rows.append(pad + [1] * n if self.padding_side == "left" else [1] * n + pad)
             batch["attention_mask"] = torch.tensor(rows, dtype=torch.long)
+        if self.only_learned_logits and "labels" in batch:
+            following = batch["labels"][:, 1:]  # (batch, seq - 1): the token each position predicts
+            keep = (following != IGNORE_INDEX).any(dim=0).nonzero().flatten()  # (kept,) positions
+            batch["logits_to_keep"] = keep  # the causal LMs of transformers accept a tensor of positions
+            batch["shift_labels"] = following[:, keep]  # (batch, kept): the loss reads these, pre-shifted
         return batch
 
 
