@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from helpers import env
-from helpers.models import DEFAULT_MODEL, load_model, tiny_model
+from helpers.models import DEFAULT_MODEL, load_model
 
 #: Training summary written next to the adapter by train() (config, metrics); informational.
 ADAPTER_MARKER = "lora_lab_adapter.json"
@@ -32,7 +32,7 @@ class FinetuneConfig:
     The defaults are the course's CPU recipe (notebook 04's default run on the embedded model).
     """
 
-    model: str = DEFAULT_MODEL  # or a hub id / local folder, or "tiny:qwen2" / "tiny:llama" for tests
+    model: str = DEFAULT_MODEL  # or a hub id, or a local folder written by save_pretrained()
     data_dir: str = "data/extraction"  # relative paths are tried from the cwd, then from the repo root
     output_dir: str | None = None  # where the adapter goes; default env.artifacts_dir() / "adapter"
     checkpoint_dir: str | None = None  # Trainer checkpoints; default <output_dir>-checkpoints
@@ -97,22 +97,19 @@ def resolve_data_dir(data_dir: str | os.PathLike) -> Path:
 
 
 def load_model_for_training(
-    name: str, *, seed: int = 0, attn_implementation: str | None = None, load_in_4bit: bool = False
+    name: str, *, attn_implementation: str | None = None, load_in_4bit: bool = False
 ) -> tuple[Any, Any]:
     """Load ``(model, tokenizer)`` in train-ready form.
 
     Args:
-        name: a model name for :func:`helpers.models.load_model`, or ``"tiny:qwen2"`` / ``"tiny:llama"``.
-        seed: seeds the random init of tiny models.
+        name: a model name for :func:`helpers.models.load_model` (a hub id or a local folder).
         attn_implementation: passed to ``from_pretrained`` when set.
         load_in_4bit: QLoRA loading (NF4, bf16 compute) with bitsandbytes; needs a CUDA GPU.
 
     Returns:
         ``(model, tokenizer)``: fp32 weights on CPU (bf16 on a bf16 GPU), KV cache off.
     """
-    if name.startswith("tiny:"):
-        model, tokenizer = tiny_model(name.split(":", 1)[1], seed=seed)
-    elif attn_implementation or load_in_4bit:
+    if attn_implementation or load_in_4bit:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from helpers.models import resolve
@@ -290,7 +287,7 @@ def _measure_steps_child(spec_path: str) -> None:
     """The fresh process of :func:`measure_train_steps`: load, wrap, measure the baseline, train, print JSON."""
     spec = torch.load(spec_path, weights_only=False)
     torch.manual_seed(spec["seed"])
-    model, _ = load_model_for_training(spec["model"], seed=spec["seed"])
+    model, _ = load_model_for_training(spec["model"])
     if spec["method"] == "lora":
         from peft import get_peft_model
 
@@ -485,7 +482,7 @@ def train(
     cfg = cfg or FinetuneConfig()
     env.set_seed(cfg.seed)
     model, tokenizer = load_model_for_training(
-        cfg.model, seed=cfg.seed, attn_implementation=cfg.attn_implementation, load_in_4bit=cfg.load_in_4bit
+        cfg.model, attn_implementation=cfg.attn_implementation, load_in_4bit=cfg.load_in_4bit
     )
     train_ds, val_ds, report = build_datasets(cfg, tokenizer)
     model = get_peft_model(model, lora_config(cfg))
@@ -584,7 +581,7 @@ def adapter_is_complete(path: str | os.PathLike) -> bool:
 def quick_config(*, model: str | None = None, output_dir: str | os.PathLike | None = None) -> FinetuneConfig:
     """The rebuild recipe of :func:`ensure_adapter`: a few steps in smoke mode, the default recipe otherwise."""
     cfg = FinetuneConfig(model=model or DEFAULT_MODEL, output_dir=str(output_dir) if output_dir else None)
-    if env.smoke_default() or cfg.model.startswith("tiny:"):
+    if env.smoke_default():
         cfg = dataclasses.replace(
             cfg, max_steps=4, max_train_examples=32, max_eval_examples=8, eval_steps=0, logging_steps=1
         )
@@ -598,7 +595,7 @@ def ensure_adapter(
 
     Args:
         path: the adapter folder; default ``env.artifacts_dir() / "adapter"`` (what notebook 04 writes).
-        model: base model for a rebuild; default the embedded model ("tiny:qwen2" in tests).
+        model: base model for a rebuild; default the embedded model (tests pass a tiny model's folder).
         quick: rebuild with :func:`quick_config` (a few steps under SMOKE); ``False`` always uses the
             full default recipe.
 
