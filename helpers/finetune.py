@@ -109,48 +109,36 @@ def load_model_for_training(
     Returns:
         ``(model, tokenizer)``: fp32 weights on CPU (bf16 on a bf16 GPU), KV cache off.
     """
-    if attn_implementation or load_in_4bit:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from helpers.models import resolve
-
-        kwargs: dict[str, Any] = {"dtype": env.default_dtype()}
-        if attn_implementation:
-            if attn_implementation.startswith("flash_attention") and not torch.cuda.is_available():
-                raise RuntimeError(
-                    f"attn_implementation={attn_implementation!r} needs a CUDA GPU (and pip install flash-attn). "
-                    "Fix: use attn_implementation: sdpa (PyTorch's fused attention, runs everywhere) or null."
-                )
-            kwargs["attn_implementation"] = attn_implementation
-        if load_in_4bit:
-            if not torch.cuda.is_available():
-                raise RuntimeError(
-                    "load_in_4bit=True (QLoRA) needs a CUDA GPU and bitsandbytes. Fix: set load_in_4bit: false "
-                    "on this machine, or run configs/train_qlora.yaml on a GPU."
-                )
-            from peft import prepare_model_for_kbit_training
-            from transformers import BitsAndBytesConfig
-
-            kwargs["quantization_config"] = BitsAndBytesConfig(
-                load_in_4bit=True,
-                bnb_4bit_quant_type="nf4",
-                bnb_4bit_use_double_quant=True,
-                bnb_4bit_compute_dtype=torch.bfloat16,
+    kwargs: dict[str, Any] = {}
+    if attn_implementation:
+        if attn_implementation.startswith("flash_attention") and not torch.cuda.is_available():
+            raise RuntimeError(
+                f"attn_implementation={attn_implementation!r} needs a CUDA GPU (and pip install flash-attn). "
+                "Fix: use attn_implementation: sdpa (PyTorch's fused attention, runs everywhere) or null."
             )
-            kwargs["dtype"] = torch.bfloat16
-            # one GPU per process: under torchrun/accelerate each rank loads onto its own GPU (LOCAL_RANK)
-            kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
-        source = resolve(name)
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
-        if load_in_4bit:
-            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
-        else:
-            model = model.to(env.pick_device())
-    else:
-        model, tokenizer = load_model(name)
+        kwargs["attn_implementation"] = attn_implementation
+    if load_in_4bit:
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                "load_in_4bit=True (QLoRA) needs a CUDA GPU and bitsandbytes. Fix: set load_in_4bit: false "
+                "on this machine, or run configs/train_qlora.yaml on a GPU."
+            )
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+        kwargs["dtype"] = torch.bfloat16
+        # one GPU per process: under torchrun/accelerate each rank loads onto its own GPU (LOCAL_RANK)
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
+    model, tokenizer = load_model(name, **kwargs)
+    if load_in_4bit:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     model.config.use_cache = False  # the KV cache is useless in training and costs memory
     return model, tokenizer
 

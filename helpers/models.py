@@ -190,6 +190,7 @@ def load_model(
     *,
     dtype: torch.dtype | str | None = None,
     device: str | torch.device | None = None,
+    **from_pretrained: Any,
 ) -> tuple[Any, Any]:
     """Load a causal LM and its tokenizer.
 
@@ -199,6 +200,9 @@ def load_model(
         dtype: weight dtype; default fp32 on CPU (train under bf16 autocast where supported) and
             bf16 on a GPU that supports it.
         device: default :func:`helpers.env.pick_device`.
+        **from_pretrained: more arguments for ``AutoModelForCausalLM.from_pretrained``, e.g.
+            ``attn_implementation="eager"`` or QLoRA's ``quantization_config`` with a ``device_map`` (with a
+            ``device_map`` the model stays where it places it; ``device`` is not used).
 
     Returns:
         ``(model, tokenizer)``, the model in eval mode on ``device``, the tokenizer with a pad token.
@@ -213,14 +217,18 @@ def load_model(
     local_only = _is_offline() or Path(source).exists()
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, local_files_only=local_only)
+        model = AutoModelForCausalLM.from_pretrained(
+            source, dtype=dtype, local_files_only=local_only, **from_pretrained
+        )
     except OSError as exc:
         if Path(source).exists():
             raise
         raise _hub_error(str(name), exc) from exc
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return model.to(device).eval(), tokenizer
+    if "device_map" not in from_pretrained:  # a quantized model placed by device_map cannot be moved
+        model = model.to(device)
+    return model.eval(), tokenizer
 
 
 # --- chat templates we write ourselves, for tests and for tiny models -------------------------
