@@ -17,12 +17,11 @@ from typing import Any
 import torch
 
 from helpers import env
+from helpers.adapters import adapter_is_complete  # notebooks 04-06 call it as finetune.adapter_is_complete
 from helpers.models import DEFAULT_MODEL, load_model
 
 #: Training summary written next to the adapter by train() (config, metrics); informational.
 ADAPTER_MARKER = "lora_lab_adapter.json"
-#: What a usable adapter folder must hold (as written by ``PeftModel.save_pretrained``).
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
 @dataclass
@@ -549,21 +548,6 @@ def train(
             f"val loss {metrics['final_val_loss']} | peak RSS {metrics['peak_rss_mb']:.0f} MB"
         )
     return metrics
-
-
-def adapter_is_complete(path: str | os.PathLike) -> bool:
-    """True when ``path`` holds a valid adapter config and readable, non-empty safetensors weights."""
-    path = Path(path)
-    if not all((path / f).is_file() for f in ADAPTER_FILES):
-        return False
-    try:
-        json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))
-        from safetensors import safe_open
-
-        with safe_open(str(path / "adapter_model.safetensors"), framework="pt") as f:
-            return len(list(f.keys())) > 0
-    except Exception:  # noqa: BLE001 - an unreadable file means: rebuild
-        return False
 
 
 def quick_config(*, model: str | None = None, output_dir: str | os.PathLike | None = None) -> FinetuneConfig:
