@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import os
 import platform
-import random
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -97,14 +96,10 @@ def bf16_supported(device: str | torch.device | None = None) -> bool:
 
 
 def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and torch (and CUDA when present)."""
-    import numpy as np
+    """Seed Python, NumPy and torch (and CUDA when present) with ``transformers.set_seed``, as the Trainer does."""
+    import transformers
 
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)
+    transformers.set_seed(seed)
 
 
 @dataclass(frozen=True)

@@ -399,11 +399,6 @@ def _last(history: list[dict[str, Any]], key: str) -> float | None:
     return float(values[-1]) if values else None
 
 
-def _latest_checkpoint(folder: Path) -> str | None:
-    ckpts = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    return str(ckpts[-1]) if ckpts else None
-
-
 #: Set to a folder to make every process write ``rank<N>.json`` (what it trained) at the end of train().
 RANK_REPORT_ENV = "LORA_LAB_RANK_REPORT"
 
@@ -462,12 +457,13 @@ def train(
         ``log_history`` (the Trainer's), ``n_train``, ``n_val``.
     """
     from peft import get_peft_model
-    from transformers import Trainer
+    from transformers import Trainer, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
 
     from helpers.data import ChatCollator
 
     cfg = cfg or FinetuneConfig()
-    env.set_seed(cfg.seed)
+    set_seed(cfg.seed)
     model, tokenizer = load_model_for_training(
         cfg.model, attn_implementation=cfg.attn_implementation, load_in_4bit=cfg.load_in_4bit
     )
@@ -504,7 +500,8 @@ def train(
     )
     resume = cfg.resume_from_checkpoint
     if resume == "last":
-        resume = _latest_checkpoint(cfg.resolved_checkpoint_dir())
+        folder = cfg.resolved_checkpoint_dir()
+        resume = get_last_checkpoint(str(folder)) if folder.is_dir() else None
         if resume is None:
             raise FileNotFoundError(
                 f"resume_from_checkpoint='last' but {cfg.resolved_checkpoint_dir()} holds no checkpoint-*.\n"
