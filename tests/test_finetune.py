@@ -73,6 +73,12 @@ def test_resume_matches_uninterrupted_run(tmp_path: Path, tiny_qwen2_dir: str) -
         assert losses(resumed)[step] == pytest.approx(loss, abs=1e-4)
 
 
+def test_resume_last_without_checkpoints_says_how_to_fix(tmp_path: Path, tiny_qwen2_dir: str) -> None:
+    cfg = tiny_cfg(tmp_path, "never_saved", tiny_qwen2_dir, resume_from_checkpoint="last")
+    with pytest.raises(FileNotFoundError, match="holds no checkpoint-.*\n.*save_steps > 0"):
+        ft.train(cfg, verbose=False)
+
+
 def test_ensure_adapter_rebuilds_missing_or_incomplete(tmp_path: Path, capsys, tiny_qwen2_dir: str) -> None:
     path = tmp_path / "adapter"
     assert not ft.adapter_is_complete(path)
