@@ -78,23 +78,6 @@ class FinetuneConfig:
         return env.bf16_supported() if self.bf16 is None else bool(self.bf16)
 
 
-def resolve_data_dir(data_dir: str | os.PathLike) -> Path:
-    """Find ``data_dir`` relative to the cwd first, then to the repository root.
-
-    Raises:
-        FileNotFoundError: naming both places tried and how to fix it.
-    """
-    path = Path(data_dir).expanduser()
-    for candidate in (path, env.ROOT / path):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(
-        f"Data folder {str(data_dir)!r} not found (tried {path.resolve()} and {env.ROOT / path}).\n"
-        "Fix: pass data_dir= a folder holding train.jsonl / validation.jsonl / test.jsonl "
-        "(the course's is data/extraction)."
-    )
-
-
 def load_model_for_training(
     name: str, *, attn_implementation: str | None = None, load_in_4bit: bool = False
 ) -> tuple[Any, Any]:
@@ -170,7 +153,7 @@ def build_datasets(cfg: FinetuneConfig, tokenizer) -> tuple[Any, Any, dict[str, 
 
     from helpers import data
 
-    splits = data.load_splits(resolve_data_dir(cfg.data_dir))
+    splits = data.load_splits(cfg.data_dir)
     train_raw = splits["train"][: cfg.max_train_examples] if cfg.max_train_examples else splits["train"]
     val_raw = splits["validation"][: cfg.max_eval_examples] if cfg.max_eval_examples else splits["validation"]
     train_records, train_clean = data.clean_records(train_raw, tokenizer=tokenizer, max_length=cfg.max_length)

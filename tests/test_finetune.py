@@ -149,7 +149,7 @@ def test_training_path_drops_and_reports_empty_answers(tmp_path: Path, tiny_qwen
     from helpers import data
     from helpers.models import tiny_tokenizer
 
-    src = data.load_splits(ft.resolve_data_dir("data/extraction"))
+    src = data.load_splits("data/extraction")
     folder = tmp_path / "data"
     folder.mkdir()
     train = [dict(r) for r in src["train"][:6]]
