@@ -1,7 +1,7 @@
 """LoRA training throughput: the naive setup against the course default, side by side in one process.
 
     python benchmarks/train_throughput.py            # `make bench`; about 2-4 minutes on 2 CPU cores
-    python benchmarks/train_throughput.py --examples 16 --model tiny:qwen2   # a quick check of the script
+    python benchmarks/train_throughput.py --examples 16 --model FOLDER   # a quick check with a small local model folder
 
 (a) naive:          fp32, every example padded to a fixed max_length, Trainer defaults (random order).
 (b) course default: dynamic padding (ChatCollator), batches grouped by length, bf16 autocast where this machine

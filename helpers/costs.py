@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from helpers.lora import DECODER_LINEARS, OUTPUT_LAYER, linear_shapes, lora_parameter_count
+
 #: Bytes per element of the dtypes we estimate with.
 DTYPE_BYTES: dict[str, float] = {"fp32": 4, "bf16": 2, "fp16": 2}
 
@@ -44,101 +46,62 @@ ZERO_STAGES: dict[str, dict[str, Any]] = {
 #: plus one fp32 per 256 blocks) = 4.127 bits (Dettmers et al. 2023, QLoRA, section 3).
 NF4_BYTES = (4 + 8 / 64 + 32 / (64 * 256)) / 8
 
-#: Linear layers LoRA adapts by default here: every projection in attention and the MLP ("all-linear").
-LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
 GiB = 2**30
 
-#: Accelerators for :func:`gpu_hours`: memory (GiB as sold, i.e. GB ~ GiB here), peak DENSE 16-bit
-#: tensor throughput (FLOP/s, datasheet, without 2:4 sparsity) and an illustrative on-demand price
-#: per GPU-hour in USD (late-2025 list prices of smaller clouds; hyperscalers charge 1.5-3x more).
-#: The T4 (Turing) has no bf16: its figure is fp16, and it trains in fp16 (see :data:`GPU_DTYPE`).
-#: Prices are assumptions: pass your own to :func:`dollars`.
-GPUS: dict[str, dict[str, float]] = {
-    "T4": {"memory_gb": 16, "peak_flops": 65e12, "usd_per_hour": 0.35},
-    "A10G": {"memory_gb": 24, "peak_flops": 70e12, "usd_per_hour": 1.00},
-    "L4": {"memory_gb": 24, "peak_flops": 121e12, "usd_per_hour": 0.70},
-    "A100-80GB": {"memory_gb": 80, "peak_flops": 312e12, "usd_per_hour": 1.80},
-    "H100-80GB": {"memory_gb": 80, "peak_flops": 989e12, "usd_per_hour": 3.00},
-    "H200": {"memory_gb": 141, "peak_flops": 989e12, "usd_per_hour": 3.80},
+#: Accelerators, the one table of hardware facts: memory (GiB as sold, i.e. GB ~ GiB here), peak DENSE
+#: 16-bit tensor throughput (FLOP/s, datasheet, without 2:4 sparsity) for :func:`gpu_hours`, an illustrative
+#: on-demand price per GPU-hour in USD (late-2025 list prices of smaller clouds; hyperscalers charge 1.5-3x
+#: more; prices are assumptions: pass your own to :func:`dollars`), and the 16-bit format each trains in:
+#: bf16 from Ampere on (A10G, A100), fp16 on the T4 (Turing), which has fp16 tensor cores but no bf16 (its
+#: peak is fp16's; fp16 has the same 2 bytes, so only the loss scaler differs).
+GPUS: dict[str, dict[str, Any]] = {
+    "T4": {"memory_gb": 16, "peak_flops": 65e12, "usd_per_hour": 0.35, "dtype": "fp16"},
+    "A10G": {"memory_gb": 24, "peak_flops": 70e12, "usd_per_hour": 1.00, "dtype": "bf16"},
+    "L4": {"memory_gb": 24, "peak_flops": 121e12, "usd_per_hour": 0.70, "dtype": "bf16"},
+    "A100-80GB": {"memory_gb": 80, "peak_flops": 312e12, "usd_per_hour": 1.80, "dtype": "bf16"},
+    "H100-80GB": {"memory_gb": 80, "peak_flops": 989e12, "usd_per_hour": 3.00, "dtype": "bf16"},
+    "H200": {"memory_gb": 141, "peak_flops": 989e12, "usd_per_hour": 3.80, "dtype": "bf16"},
 }
 
-#: Where a training run might live, with its usable memory in bytes. "8xH100" assumes the states
-#: are fully sharded over the 8 GPUs (FSDP / ZeRO-3) and the batch is split, so the total is 8 x 80 GB.
+#: The 16-bit format each GPU trains in (a view of :data:`GPUS`).
+GPU_DTYPE: dict[str, str] = {name: spec["dtype"] for name, spec in GPUS.items()}
+
+#: Where a training run might live: ``(device, count)``, a laptop or :data:`GPUS` entries. The course trains in
+#: fp32 on a laptop CPU (bf16 autocast only where the CPU has native bf16). "8xH100" assumes the states are
+#: fully sharded over the 8 GPUs (FSDP / ZeRO-3) and the batch is split, so the total is 8 x 80 GB.
+_PLACES: dict[str, tuple[dict[str, Any], int]] = {
+    "laptop CPU RAM": ({"memory_gb": 16, "dtype": "fp32"}, 1),
+    "T4": (GPUS["T4"], 1),
+    "A100": (GPUS["A100-80GB"], 1),
+    "8xH100": (GPUS["H100-80GB"], 8),
+}
+_PLACE_LABELS = {name: f"{name} ({n * spec['memory_gb']} GB)" for name, (spec, n) in _PLACES.items()}
+
+#: Usable memory in bytes by place, labelled with its size, small to large: ``{"T4 (16 GB)": 16e9, ...}``.
 HARDWARE: dict[str, float] = {
-    "laptop CPU RAM (16 GB)": 16e9,
-    "T4 (16 GB)": 16e9,
-    "A100 (80 GB)": 80e9,
-    "8xH100 (640 GB)": 8 * 80e9,
+    _PLACE_LABELS[name]: n * spec["memory_gb"] * 1e9 for name, (spec, n) in _PLACES.items()
 }
 
-#: The 16-bit format each GPU trains in: bf16 from Ampere on (A10G, A100), fp16 on the T4, which has
-#: fp16 tensor cores but no bf16. fp16 has the same 2 bytes, so only the loss scaler differs.
-GPU_DTYPE: dict[str, str] = {
-    "T4": "fp16",
-    "A10G": "bf16",
-    "L4": "bf16",
-    "A100-80GB": "bf16",
-    "H100-80GB": "bf16",
-    "H200": "bf16",
-}
-
-#: The dtype to plan each :data:`HARDWARE` entry in: the course trains in fp32 on a laptop CPU (bf16
-#: autocast only where the CPU has native bf16), fp16 on a T4, bf16 on Ampere and newer.
-HARDWARE_DTYPE: dict[str, str] = {
-    "laptop CPU RAM (16 GB)": "fp32",
-    "T4 (16 GB)": "fp16",
-    "A100 (80 GB)": "bf16",
-    "8xH100 (640 GB)": "bf16",
-}
+#: The dtype to plan each :data:`HARDWARE` entry in (fp32 on the laptop, else its GPU's).
+HARDWARE_DTYPE: dict[str, str] = {_PLACE_LABELS[name]: spec["dtype"] for name, (spec, _) in _PLACES.items()}
 
 #: Fraction of a device's memory we let the estimate use: CUDA context (~0.5 GB), the allocator's
 #: fragmentation and, on a laptop, the operating system and browser need the rest.
 HEADROOM = 0.85
 
 
-def _shape(config: Any) -> dict[str, int]:
-    """The numbers the estimates need, from a transformers config (Llama/Qwen-style decoder)."""
-    h = config.hidden_size
-    heads = config.num_attention_heads
-    head_dim = getattr(config, "head_dim", None) or h // heads
-    kv = getattr(config, "num_key_value_heads", None) or heads
+def _dims(config: Any) -> dict[str, int]:
+    """Widths the estimates need, read off :func:`helpers.lora.linear_shapes` (Llama/Qwen-style decoder)."""
+    shapes = linear_shapes(config)
+    cfg = config.get_text_config() if hasattr(config, "get_text_config") else config
+    h, q = shapes["q_proj"]
     return {
         "h": h,
-        "i": config.intermediate_size,
-        "layers": config.num_hidden_layers,
-        "q": heads * head_dim,
-        "kv": kv * head_dim,
-        "heads": heads,
-        "vocab": config.vocab_size,
+        "q": q,
+        "i": shapes["gate_proj"][1],
+        "layers": cfg.num_hidden_layers,
+        "vocab": shapes[OUTPUT_LAYER][1],
     }
-
-
-def lora_parameters(config: Any, rank: int = 16, targets: tuple[str, ...] = LORA_TARGETS) -> int:
-    """Parameters LoRA adds: ``rank * (in + out)`` for every targeted linear layer in every block.
-
-    Args:
-        config: a transformers config (``helpers.models.architecture(name)``).
-        rank: the LoRA rank ``r``.
-        targets: which projections carry an adapter (names as in Llama/Qwen blocks).
-
-    Returns:
-        The number of trainable LoRA parameters (A and B matrices).
-    """
-    s = _shape(config)
-    dims = {
-        "q_proj": (s["h"], s["q"]),
-        "k_proj": (s["h"], s["kv"]),
-        "v_proj": (s["h"], s["kv"]),
-        "o_proj": (s["q"], s["h"]),
-        "gate_proj": (s["h"], s["i"]),
-        "up_proj": (s["h"], s["i"]),
-        "down_proj": (s["i"], s["h"]),
-    }
-    unknown = set(targets) - set(dims)
-    if unknown:
-        raise ValueError(f"Unknown LoRA target(s) {sorted(unknown)}; choose from {sorted(dims)}.")
-    return s["layers"] * sum(rank * (dims[t][0] + dims[t][1]) for t in targets)
 
 
 def block_linear_parameters(config: Any) -> int:
@@ -152,10 +115,10 @@ def block_linear_parameters(config: Any) -> int:
         config: a transformers config (Llama/Qwen-style decoder).
 
     Returns:
-        ``layers * (h*q + 2*h*kv + q*h + 3*h*i)``.
+        ``layers * (h*q + 2*h*kv + q*h + 3*h*i)``: in x out over :data:`helpers.lora.DECODER_LINEARS`.
     """
-    s = _shape(config)
-    return s["layers"] * (2 * s["h"] * s["q"] + 2 * s["h"] * s["kv"] + 3 * s["h"] * s["i"])
+    shapes = linear_shapes(config)
+    return _dims(config)["layers"] * sum(shapes[t][0] * shapes[t][1] for t in DECODER_LINEARS)
 
 
 def base_weight_bytes(
@@ -211,7 +174,7 @@ def activation_elements_per_token(config: Any, *, gradient_checkpointing: bool =
         ``{"blocks": elements in compute dtype, "logits": elements in compute dtype,
         "loss_fp32": fp32 elements}`` per token.
     """
-    s = _shape(config)
+    s = _dims(config)
     per_block = 6 * s["h"] + 5 * s["q"] + 4 * s["i"]
     blocks = s["layers"] * s["h"] + per_block if gradient_checkpointing else s["layers"] * per_block
     return {"blocks": blocks + 3 * s["h"], "logits": s["vocab"], "loss_fp32": 3 * s["vocab"]}
@@ -292,7 +255,7 @@ def training_memory(
 
         n_params = count_parameters(config)
     b = DTYPE_BYTES[dtype]
-    s = _shape(config)
+    s = _dims(config)
     mixed = precision == "mixed"
     if method == "full":
         trainable = n_params
@@ -301,7 +264,7 @@ def training_memory(
         state_bytes = 4 if mixed else b
         weights = trainable * weight_bytes
     else:
-        trainable = lora_parameters(config, lora_rank)
+        trainable = lora_parameter_count(config, "all-linear", lora_rank)
         weight_bytes = 4 if mixed else b  # peft keeps adapters in fp32 by default
         master_bytes = 0
         state_bytes = 4 if mixed else b
@@ -315,7 +278,7 @@ def training_memory(
     compute_bytes = 2 if method == "qlora" and dtype == "fp32" else b  # QLoRA computes in 16 bit
     activations = tokens * ((act["blocks"] + act["logits"]) * compute_bytes + act["loss_fp32"] * 4)
     if method != "full":  # LoRA keeps x @ A (rank values) for every adapted projection
-        activations += tokens * s["layers"] * len(LORA_TARGETS) * lora_rank * 4
+        activations += tokens * s["layers"] * len(DECODER_LINEARS) * lora_rank * 4
     out = {
         "weights": float(weights),
         "gradients": float(trainable * grad_bytes),
@@ -475,6 +438,7 @@ import json, sys, time
 import torch
 from transformers import AutoModelForCausalLM
 from peft import LoraConfig, get_peft_model
+from helpers.lora import DECODER_LINEARS
 from helpers.models import embedded_model_path
 
 def status(key):
@@ -490,8 +454,8 @@ path = embedded_model_path(verbose=False)
 baseline = status("VmRSS")  # Python + torch + transformers + peft imported, nothing else
 model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
 if method == "lora":
-    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-    model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=targets))
+    config = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=list(DECODER_LINEARS))
+    model = get_peft_model(model, config)
 model.train()
 optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
 ids = torch.randint(0, model.config.vocab_size, (batch, seq))

@@ -218,9 +218,14 @@ def load_splits(data_dir: str | os.PathLike = "data/extraction") -> dict[str, li
     Returns:
         ``{"train": [...], "validation": [...], "test": [...]}`` of normalized records.
     """
-    folder = Path(data_dir)
+    folder = Path(data_dir).expanduser()
     if not folder.is_dir() and not folder.is_absolute() and (ROOT / folder).is_dir():
         folder = ROOT / folder
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"Data folder {str(data_dir)!r} not found (tried {folder.resolve()} and {ROOT / folder}).\n"
+            "Fix: pass a folder holding train.jsonl / validation.jsonl / test.jsonl (the course's is data/extraction)."
+        )
     missing = [s for s in SPLIT_NAMES if not (folder / f"{s}.jsonl").is_file()]
     if missing:
         raise FileNotFoundError(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import os
 import platform
-import random
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -85,33 +84,22 @@ def cpu_has_fast_bf16() -> bool:
 
 
 def bf16_supported(device: str | torch.device | None = None) -> bool:
-    """Whether bf16 autocast is worth using on ``device``."""
+    """Whether bf16 is fast on ``device`` (a bf16 GPU, or a CPU with native bf16): the one dtype decision.
+
+    Training computes in bf16 (autocast) exactly where this is True, fp32 elsewhere; weights load in bf16 only on
+    a bf16 GPU (on a CPU, fp32 weights under bf16 autocast keep the fp32 master copy).
+    """
     device = torch.device(device or pick_device())
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     return cpu_has_fast_bf16()
 
 
-def autocast_dtype(device: str | torch.device | None = None) -> torch.dtype:
-    """bf16 where it is fast, fp32 otherwise (the compute dtype for training under autocast)."""
-    return torch.bfloat16 if bf16_supported(device) else torch.float32
-
-
-def default_dtype(device: str | torch.device | None = None) -> torch.dtype:
-    """Weight dtype for loading: bf16 on a bf16 GPU, fp32 on CPU (autocast handles the speed-up there)."""
-    device = torch.device(device or pick_device())
-    return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
-
-
 def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and torch (and CUDA when present)."""
-    import numpy as np
+    """Seed Python, NumPy and torch (and CUDA when present) with ``transformers.set_seed``, as the Trainer does."""
+    import transformers
 
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)
+    transformers.set_seed(seed)
 
 
 @dataclass(frozen=True)
@@ -150,7 +138,9 @@ def setup(seed: int = 0, *, verbose: bool = True) -> Setup:
     warnings.filterwarnings("ignore", message=".*will be removed in v6.*", category=FutureWarning)
     device = pick_device()
     bf16 = bf16_supported(device)
-    info = Setup(device=device, autocast_dtype=autocast_dtype(device), bf16=bf16, seed=seed)
+    info = Setup(
+        device=device, autocast_dtype=torch.bfloat16 if bf16 else torch.float32, bf16=bf16, seed=seed
+    )
     if verbose:
         print("  ".join(f"{k} {v}" for k, v in versions().items()))
         where = torch.cuda.get_device_name(0) if device == "cuda" else f"CPU, {os.cpu_count()} cores"

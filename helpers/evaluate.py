@@ -323,21 +323,25 @@ def perplexity(
         features: tokenized examples with ``input_ids``, ``attention_mask`` and ``labels`` (lists or
             tensors), e.g. from ``helpers.data.tokenize_records``.
         batch_size: examples per forward pass.
-        collator: pads a list of features into a batch; default ``helpers.data.ChatCollator``-style
-            right padding (labels -100, attention 0), built here so that this works without it.
+        collator: pads a list of features into a batch; default :class:`helpers.data.ChatCollator` (right
+            padding, labels -100, attention 0; the pad id does not matter, padding is masked out).
         progress: show a tqdm bar.
         desc: the bar's label.
 
     Returns:
         ``{"loss": mean NLL per scored token, "perplexity": exp(loss), "n_tokens": int}``.
     """
+    from types import SimpleNamespace
+
     from tqdm.auto import tqdm
+
+    from helpers.data import ChatCollator
 
     if not features:
         raise ValueError(
             "No features to score. Fix: tokenize some records first (helpers.data.tokenize_records)."
         )
-    collate = collator or _pad_right
+    collate = collator or ChatCollator(SimpleNamespace(pad_token_id=0, eos_token_id=None))
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -364,20 +368,6 @@ def perplexity(
         )
     loss = total_nll / total_tokens
     return {"loss": loss, "perplexity": math.exp(loss), "n_tokens": total_tokens}
-
-
-def _pad_right(features: list[dict]) -> dict[str, torch.Tensor]:
-    """Right-pad input_ids (with 0: masked out anyway), attention_mask (0) and labels (-100)."""
-    width = max(len(f["input_ids"]) for f in features)
-    out: dict[str, list] = {"input_ids": [], "attention_mask": [], "labels": []}
-    for f in features:
-        ids = list(map(int, f["input_ids"]))
-        pad = width - len(ids)
-        mask = list(map(int, f.get("attention_mask", [1] * len(ids))))
-        out["input_ids"].append(ids + [0] * pad)
-        out["attention_mask"].append(mask + [0] * pad)
-        out["labels"].append(list(map(int, f["labels"])) + [-100] * pad)
-    return {k: torch.tensor(v, dtype=torch.long) for k, v in out.items()}
 
 
 # --- comparison tables and error analysis -------------------------------------------------------

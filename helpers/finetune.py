@@ -17,12 +17,11 @@ from typing import Any
 import torch
 
 from helpers import env
-from helpers.models import DEFAULT_MODEL, load_model, tiny_model
+from helpers.adapters import adapter_is_complete  # notebooks 04-06 call it as finetune.adapter_is_complete
+from helpers.models import DEFAULT_MODEL, load_model
 
 #: Training summary written next to the adapter by train() (config, metrics); informational.
 ADAPTER_MARKER = "lora_lab_adapter.json"
-#: What a usable adapter folder must hold (as written by ``PeftModel.save_pretrained``).
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
 @dataclass
@@ -32,7 +31,7 @@ class FinetuneConfig:
     The defaults are the course's CPU recipe (notebook 04's default run on the embedded model).
     """
 
-    model: str = DEFAULT_MODEL  # or a hub id / local folder, or "tiny:qwen2" / "tiny:llama" for tests
+    model: str = DEFAULT_MODEL  # or a hub id, or a local folder written by save_pretrained()
     data_dir: str = "data/extraction"  # relative paths are tried from the cwd, then from the repo root
     output_dir: str | None = None  # where the adapter goes; default env.artifacts_dir() / "adapter"
     checkpoint_dir: str | None = None  # Trainer checkpoints; default <output_dir>-checkpoints
@@ -79,81 +78,49 @@ class FinetuneConfig:
         return env.bf16_supported() if self.bf16 is None else bool(self.bf16)
 
 
-def resolve_data_dir(data_dir: str | os.PathLike) -> Path:
-    """Find ``data_dir`` relative to the cwd first, then to the repository root.
-
-    Raises:
-        FileNotFoundError: naming both places tried and how to fix it.
-    """
-    path = Path(data_dir).expanduser()
-    for candidate in (path, env.ROOT / path):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(
-        f"Data folder {str(data_dir)!r} not found (tried {path.resolve()} and {env.ROOT / path}).\n"
-        "Fix: pass data_dir= a folder holding train.jsonl / validation.jsonl / test.jsonl "
-        "(the course's is data/extraction)."
-    )
-
-
 def load_model_for_training(
-    name: str, *, seed: int = 0, attn_implementation: str | None = None, load_in_4bit: bool = False
+    name: str, *, attn_implementation: str | None = None, load_in_4bit: bool = False
 ) -> tuple[Any, Any]:
     """Load ``(model, tokenizer)`` in train-ready form.
 
     Args:
-        name: a model name for :func:`helpers.models.load_model`, or ``"tiny:qwen2"`` / ``"tiny:llama"``.
-        seed: seeds the random init of tiny models.
+        name: a model name for :func:`helpers.models.load_model` (a hub id or a local folder).
         attn_implementation: passed to ``from_pretrained`` when set.
         load_in_4bit: QLoRA loading (NF4, bf16 compute) with bitsandbytes; needs a CUDA GPU.
 
     Returns:
         ``(model, tokenizer)``: fp32 weights on CPU (bf16 on a bf16 GPU), KV cache off.
     """
-    if name.startswith("tiny:"):
-        model, tokenizer = tiny_model(name.split(":", 1)[1], seed=seed)
-    elif attn_implementation or load_in_4bit:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from helpers.models import resolve
-
-        kwargs: dict[str, Any] = {"dtype": env.default_dtype()}
-        if attn_implementation:
-            if attn_implementation.startswith("flash_attention") and not torch.cuda.is_available():
-                raise RuntimeError(
-                    f"attn_implementation={attn_implementation!r} needs a CUDA GPU (and pip install flash-attn). "
-                    "Fix: use attn_implementation: sdpa (PyTorch's fused attention, runs everywhere) or null."
-                )
-            kwargs["attn_implementation"] = attn_implementation
-        if load_in_4bit:
-            if not torch.cuda.is_available():
-                raise RuntimeError(
-                    "load_in_4bit=True (QLoRA) needs a CUDA GPU and bitsandbytes. Fix: set load_in_4bit: false "
-                    "on this machine, or run configs/train_qlora.yaml on a GPU."
-                )
-            from peft import prepare_model_for_kbit_training
-            from transformers import BitsAndBytesConfig
-
-            kwargs["quantization_config"] = BitsAndBytesConfig(
-                load_in_4bit=True,
-                bnb_4bit_quant_type="nf4",
-                bnb_4bit_use_double_quant=True,
-                bnb_4bit_compute_dtype=torch.bfloat16,
+    kwargs: dict[str, Any] = {}
+    if attn_implementation:
+        if attn_implementation.startswith("flash_attention") and not torch.cuda.is_available():
+            raise RuntimeError(
+                f"attn_implementation={attn_implementation!r} needs a CUDA GPU (and pip install flash-attn). "
+                "Fix: use attn_implementation: sdpa (PyTorch's fused attention, runs everywhere) or null."
             )
-            kwargs["dtype"] = torch.bfloat16
-            # one GPU per process: under torchrun/accelerate each rank loads onto its own GPU (LOCAL_RANK)
-            kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
-        source = resolve(name)
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
-        if load_in_4bit:
-            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
-        else:
-            model = model.to(env.pick_device())
-    else:
-        model, tokenizer = load_model(name)
+        kwargs["attn_implementation"] = attn_implementation
+    if load_in_4bit:
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                "load_in_4bit=True (QLoRA) needs a CUDA GPU and bitsandbytes. Fix: set load_in_4bit: false "
+                "on this machine, or run configs/train_qlora.yaml on a GPU."
+            )
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+        kwargs["dtype"] = torch.bfloat16
+        # one GPU per process: under torchrun/accelerate each rank loads onto its own GPU (LOCAL_RANK)
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
+    model, tokenizer = load_model(name, **kwargs)
+    if load_in_4bit:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     model.config.use_cache = False  # the KV cache is useless in training and costs memory
     return model, tokenizer
 
@@ -186,7 +153,7 @@ def build_datasets(cfg: FinetuneConfig, tokenizer) -> tuple[Any, Any, dict[str, 
 
     from helpers import data
 
-    splits = data.load_splits(resolve_data_dir(cfg.data_dir))
+    splits = data.load_splits(cfg.data_dir)
     train_raw = splits["train"][: cfg.max_train_examples] if cfg.max_train_examples else splits["train"]
     val_raw = splits["validation"][: cfg.max_eval_examples] if cfg.max_eval_examples else splits["validation"]
     train_records, train_clean = data.clean_records(train_raw, tokenizer=tokenizer, max_length=cfg.max_length)
@@ -290,7 +257,7 @@ def _measure_steps_child(spec_path: str) -> None:
     """The fresh process of :func:`measure_train_steps`: load, wrap, measure the baseline, train, print JSON."""
     spec = torch.load(spec_path, weights_only=False)
     torch.manual_seed(spec["seed"])
-    model, _ = load_model_for_training(spec["model"], seed=spec["seed"])
+    model, _ = load_model_for_training(spec["model"])
     if spec["method"] == "lora":
         from peft import get_peft_model
 
@@ -415,11 +382,6 @@ def _last(history: list[dict[str, Any]], key: str) -> float | None:
     return float(values[-1]) if values else None
 
 
-def _latest_checkpoint(folder: Path) -> str | None:
-    ckpts = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    return str(ckpts[-1]) if ckpts else None
-
-
 #: Set to a folder to make every process write ``rank<N>.json`` (what it trained) at the end of train().
 RANK_REPORT_ENV = "LORA_LAB_RANK_REPORT"
 
@@ -478,14 +440,15 @@ def train(
         ``log_history`` (the Trainer's), ``n_train``, ``n_val``.
     """
     from peft import get_peft_model
-    from transformers import Trainer
+    from transformers import Trainer, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
 
     from helpers.data import ChatCollator
 
     cfg = cfg or FinetuneConfig()
-    env.set_seed(cfg.seed)
+    set_seed(cfg.seed)
     model, tokenizer = load_model_for_training(
-        cfg.model, seed=cfg.seed, attn_implementation=cfg.attn_implementation, load_in_4bit=cfg.load_in_4bit
+        cfg.model, attn_implementation=cfg.attn_implementation, load_in_4bit=cfg.load_in_4bit
     )
     train_ds, val_ds, report = build_datasets(cfg, tokenizer)
     model = get_peft_model(model, lora_config(cfg))
@@ -520,7 +483,8 @@ def train(
     )
     resume = cfg.resume_from_checkpoint
     if resume == "last":
-        resume = _latest_checkpoint(cfg.resolved_checkpoint_dir())
+        folder = cfg.resolved_checkpoint_dir()
+        resume = get_last_checkpoint(str(folder)) if folder.is_dir() else None
         if resume is None:
             raise FileNotFoundError(
                 f"resume_from_checkpoint='last' but {cfg.resolved_checkpoint_dir()} holds no checkpoint-*.\n"
@@ -566,25 +530,10 @@ def train(
     return metrics
 
 
-def adapter_is_complete(path: str | os.PathLike) -> bool:
-    """True when ``path`` holds a valid adapter config and readable, non-empty safetensors weights."""
-    path = Path(path)
-    if not all((path / f).is_file() for f in ADAPTER_FILES):
-        return False
-    try:
-        json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))
-        from safetensors import safe_open
-
-        with safe_open(str(path / "adapter_model.safetensors"), framework="pt") as f:
-            return len(list(f.keys())) > 0
-    except Exception:  # noqa: BLE001 - an unreadable file means: rebuild
-        return False
-
-
 def quick_config(*, model: str | None = None, output_dir: str | os.PathLike | None = None) -> FinetuneConfig:
     """The rebuild recipe of :func:`ensure_adapter`: a few steps in smoke mode, the default recipe otherwise."""
     cfg = FinetuneConfig(model=model or DEFAULT_MODEL, output_dir=str(output_dir) if output_dir else None)
-    if env.smoke_default() or cfg.model.startswith("tiny:"):
+    if env.smoke_default():
         cfg = dataclasses.replace(
             cfg, max_steps=4, max_train_examples=32, max_eval_examples=8, eval_steps=0, logging_steps=1
         )
@@ -598,7 +547,7 @@ def ensure_adapter(
 
     Args:
         path: the adapter folder; default ``env.artifacts_dir() / "adapter"`` (what notebook 04 writes).
-        model: base model for a rebuild; default the embedded model ("tiny:qwen2" in tests).
+        model: base model for a rebuild; default the embedded model (tests pass a tiny model's folder).
         quick: rebuild with :func:`quick_config` (a few steps under SMOKE); ``False`` always uses the
             full default recipe.
 

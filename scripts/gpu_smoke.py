@@ -54,7 +54,7 @@ def _child(variant: str, max_steps: int, overrides: list[str]) -> dict:
     from transformers import AutoTokenizer, TrainerCallback
 
     from helpers import finetune
-    from helpers.models import resolve, tiny_tokenizer
+    from helpers.models import resolve
 
     class StepTimer(TrainerCallback):
         def __init__(self) -> None:
@@ -78,10 +78,7 @@ def _child(variant: str, max_steps: int, overrides: list[str]) -> dict:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     samples_per_step = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps * world
     # Mean non-padding tokens per training example, from the same tokenization the run used.
-    if cfg.model.startswith("tiny:"):
-        tokenizer = tiny_tokenizer(cfg.model.split(":", 1)[1])
-    else:
-        tokenizer = AutoTokenizer.from_pretrained(resolve(cfg.model))
+    tokenizer = AutoTokenizer.from_pretrained(resolve(cfg.model))
     train_ds, _, _ = finetune.build_datasets(cfg, tokenizer)
     mean_tokens = statistics.fmean(len(ids) for ids in train_ds["input_ids"])
     return {

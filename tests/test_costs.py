@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers import costs, models
+from helpers import costs, lora, models
 
 #: Meta, "Llama 2: Open Foundation and Fine-Tuned Chat Models" (2023), Table 2: A100-80GB GPU-hours
 #: of pretraining the 70B model on 2.0T tokens.
@@ -103,7 +103,7 @@ def test_pure_bf16_and_8bit_adam_are_explicit_options() -> None:
 def test_lora_keeps_the_base_16_bit_and_only_adapters_in_fp32() -> None:
     config = models.architecture("meta-llama/Llama-2-7b-hf")
     # r=16 on all 7 linears: 32 layers x 16 x (4 x (4096 + 4096) + 3 x (4096 + 11008)) = 39,976,960
-    assert costs.lora_parameters(config, 16) == 39_976_960
+    assert lora.lora_parameter_count(config, "all-linear", 16) == 39_976_960
     m = costs.training_memory(config, "lora", batch_size=1, seq_len=128)
     # frozen base in bf16 (2 B x 6,738,415,616) + fp32 adapters (4 B x 39,976,960)
     assert m["weights"] == 13_636_739_072
@@ -128,6 +128,14 @@ def test_qlora_shrinks_7b_weights_less_than_four_fold() -> None:
         3.486, abs=1e-3
     )
     assert costs.GPU_DTYPE["T4"] == "fp16" and costs.HARDWARE_DTYPE["T4 (16 GB)"] == "fp16"
+    assert costs.HARDWARE_DTYPE["laptop CPU RAM (16 GB)"] == "fp32"
+
+
+def test_hardware_comes_from_the_gpu_table_small_to_large() -> None:
+    """Notebook 02's exercise 3 reads HARDWARE small to large; its GPU sizes are the GPUS table's."""
+    assert list(costs.HARDWARE.values()) == sorted(costs.HARDWARE.values())
+    assert costs.HARDWARE["A100 (80 GB)"] == costs.GPUS["A100-80GB"]["memory_gb"] * 1e9
+    assert costs.HARDWARE["8xH100 (640 GB)"] == 8 * costs.GPUS["H100-80GB"]["memory_gb"] * 1e9
 
 
 def test_zero_per_gpu_llama2_7b_on_8_gpus() -> None:
@@ -177,8 +185,10 @@ def test_lora_count_matches_peft() -> None:
     config = models.architecture("Qwen/Qwen3-0.6B")
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config)
-    peft_model = get_peft_model(model, LoraConfig(r=8, target_modules=list(costs.LORA_TARGETS)))
-    assert models.count_parameters(peft_model, trainable_only=True) == costs.lora_parameters(config, 8)
+    peft_model = get_peft_model(model, LoraConfig(r=8, target_modules=list(lora.DECODER_LINEARS)))
+    assert models.count_parameters(peft_model, trainable_only=True) == lora.lora_parameter_count(
+        config, "all-linear", 8
+    )
 
 
 def test_orderings_and_scaling() -> None:

@@ -454,3 +454,14 @@ def test_split_stats(splits) -> None:
     assert stats["train"]["n"] == len(splits["train"]) and stats["test"]["zh_share"] == pytest.approx(
         0.3, abs=0.05
     )
+
+
+def test_load_splits_resolves_from_the_repo_root_and_names_a_missing_folder(tmp_path, monkeypatch) -> None:
+    """The one data-folder resolver: a relative path is tried from the cwd, then from the repository root."""
+    monkeypatch.chdir(tmp_path)  # "data/extraction" does not exist here
+    assert set(D.load_splits("data/extraction")) == {"train", "validation", "test"}
+    with pytest.raises(FileNotFoundError, match=r"'no/such/folder' not found \(tried .*\n.*data/extraction"):
+        D.load_splits("no/such/folder")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="has no train.jsonl"):
+        D.load_splits(tmp_path / "empty")

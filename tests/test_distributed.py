@@ -19,10 +19,10 @@ N_TRAIN = 32
 WORLD = 2
 
 
-def _run(launcher: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, Path, Path]:
+def _run(launcher: str, tmp_path: Path, model: str) -> tuple[subprocess.CompletedProcess, Path, Path]:
     out, ranks = tmp_path / "adapter", tmp_path / "ranks"
     train_args = [
-        "-m", "helpers.finetune", "--config", "configs/train_cpu.yaml", "--model", "tiny:qwen2",
+        "-m", "helpers.finetune", "--config", "configs/train_cpu.yaml", "--model", model,
         "--max_steps", str(STEPS), "--per_device_train_batch_size", str(BATCH), "--gradient_accumulation_steps", "1",
         "--warmup_steps", "0",
         "--max_train_examples", str(N_TRAIN), "--max_eval_examples", "4", "--eval_steps", "0",
@@ -51,14 +51,16 @@ def _run(launcher: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, Pa
 
 
 @pytest.mark.parametrize("launcher", ["accelerate", pytest.param("torchrun", marks=pytest.mark.slow)])
-def test_two_process_ddp_trains_in_sync_and_saves_a_loadable_adapter(launcher: str, tmp_path: Path) -> None:
+def test_two_process_ddp_trains_in_sync_and_saves_a_loadable_adapter(
+    launcher: str, tmp_path: Path, tiny_qwen2_dir: str
+) -> None:
     import torch
     from peft import PeftModel
 
     from helpers.finetune import adapter_fingerprint
-    from helpers.models import tiny_model
+    from helpers.models import load_model
 
-    _, out, ranks = _run(launcher, tmp_path)
+    _, out, ranks = _run(launcher, tmp_path, tiny_qwen2_dir)
     reports = sorted((json.loads(p.read_text()) for p in ranks.glob("rank*.json")), key=lambda r: r["rank"])
 
     # both ranks ran, inside ONE distributed job (two independent single-process runs with the same seed
@@ -79,7 +81,7 @@ def test_two_process_ddp_trains_in_sync_and_saves_a_loadable_adapter(launcher: s
 
     # rank 0 saved a complete adapter that loads, and it holds exactly the trained weights
     assert (out / "adapter_model.safetensors").is_file() and (out / "adapter_config.json").is_file()
-    base, tokenizer = tiny_model("qwen2", seed=0)
+    base, tokenizer = load_model(tiny_qwen2_dir, device="cpu")
     tuned = PeftModel.from_pretrained(base, str(out))
     assert adapter_fingerprint(tuned) == reports[0]["end_fingerprint"]
     ids = tokenizer("hello world", return_tensors="pt")["input_ids"]

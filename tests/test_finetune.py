@@ -13,9 +13,9 @@ from transformers import TrainerCallback
 from helpers import finetune as ft
 
 
-def tiny_cfg(tmp_path: Path, name: str, **kw) -> ft.FinetuneConfig:
+def tiny_cfg(tmp_path: Path, name: str, model: str, **kw) -> ft.FinetuneConfig:
     base = ft.FinetuneConfig(
-        model="tiny:qwen2",
+        model=model,
         output_dir=str(tmp_path / name),
         max_steps=6,
         per_device_train_batch_size=4,
@@ -48,9 +48,9 @@ def adapter_weights(folder: str | Path) -> dict[str, torch.Tensor]:
     return load_file(str(Path(folder) / "adapter_model.safetensors"))
 
 
-def test_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
-    full = ft.train(tiny_cfg(tmp_path, "full"), verbose=False)
-    cut = tiny_cfg(tmp_path, "cut")
+def test_resume_matches_uninterrupted_run(tmp_path: Path, tiny_qwen2_dir: str) -> None:
+    full = ft.train(tiny_cfg(tmp_path, "full", tiny_qwen2_dir), verbose=False)
+    cut = tiny_cfg(tmp_path, "cut", tiny_qwen2_dir)
     interrupted = ft.train(cut, callbacks=[StopAt(3)], verbose=False)
     assert interrupted["global_step"] == 3
     assert (cut.resolved_checkpoint_dir() / "checkpoint-3").is_dir()
@@ -73,30 +73,38 @@ def test_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
         assert losses(resumed)[step] == pytest.approx(loss, abs=1e-4)
 
 
-def test_ensure_adapter_rebuilds_missing_or_incomplete(tmp_path: Path, capsys) -> None:
+def test_resume_last_without_checkpoints_says_how_to_fix(tmp_path: Path, tiny_qwen2_dir: str) -> None:
+    cfg = tiny_cfg(tmp_path, "never_saved", tiny_qwen2_dir, resume_from_checkpoint="last")
+    with pytest.raises(FileNotFoundError, match="holds no checkpoint-.*\n.*save_steps > 0"):
+        ft.train(cfg, verbose=False)
+
+
+def test_ensure_adapter_rebuilds_missing_or_incomplete(tmp_path: Path, capsys, tiny_qwen2_dir: str) -> None:
     path = tmp_path / "adapter"
     assert not ft.adapter_is_complete(path)
-    out = ft.ensure_adapter(path, model="tiny:qwen2")
+    out = ft.ensure_adapter(path, model=tiny_qwen2_dir)
     assert out == path and ft.adapter_is_complete(path)
     assert "missing: rebuilding" in capsys.readouterr().out
     stamp = (path / "adapter_model.safetensors").stat().st_mtime_ns
 
-    ft.ensure_adapter(path, model="tiny:qwen2")  # complete: untouched
+    ft.ensure_adapter(path, model=tiny_qwen2_dir)  # complete: untouched
     assert "rebuilding" not in capsys.readouterr().out
     assert (path / "adapter_model.safetensors").stat().st_mtime_ns == stamp
 
     (path / "adapter_model.safetensors").write_bytes(b"truncated")  # a broken download / killed save
     assert not ft.adapter_is_complete(path)
-    ft.ensure_adapter(path, model="tiny:qwen2")
+    ft.ensure_adapter(path, model=tiny_qwen2_dir)
     assert "incomplete: rebuilding" in capsys.readouterr().out
     assert ft.adapter_is_complete(path)
 
 
-def test_cli_yaml_and_overrides(tmp_path: Path) -> None:
+def test_cli_yaml_and_overrides(tmp_path: Path, tiny_llama_dir: str) -> None:
     yaml_file = tmp_path / "run.yaml"
-    yaml_file.write_text(f"model: tiny:llama\nmax_steps: 50\nlora_r: 4\noutput_dir: {tmp_path / 'cli'}\n")
+    yaml_file.write_text(
+        f"model: {tiny_llama_dir}\nmax_steps: 50\nlora_r: 4\noutput_dir: {tmp_path / 'cli'}\n"
+    )
     cfg = ft.config_from_args(["--config", str(yaml_file), "--max_steps", "2", "--bf16", "false"])
-    assert (cfg.model, cfg.max_steps, cfg.lora_r, cfg.bf16) == ("tiny:llama", 2, 4, False)
+    assert (cfg.model, cfg.max_steps, cfg.lora_r, cfg.bf16) == (tiny_llama_dir, 2, 4, False)
     assert ft.config_from_args(["--max_train_examples", "none"]).max_train_examples is None
     with pytest.raises(ValueError, match="Unknown keys"):
         bad = tmp_path / "bad.yaml"
@@ -133,7 +141,7 @@ def test_run_fresh_process_returns_the_last_json_line_and_names_a_failure() -> N
         run_fresh_process("import sys; sys.stderr.write('boom'); sys.exit(3)", [], what="probe")
 
 
-def test_training_path_drops_and_reports_empty_answers(tmp_path: Path) -> None:
+def test_training_path_drops_and_reports_empty_answers(tmp_path: Path, tiny_qwen2_dir: str) -> None:
     """What reaches the trainer is what clean_records keeps: a whitespace-only answer passes load_records, so the
     training path itself must drop it, and say so."""
     import json
@@ -141,7 +149,7 @@ def test_training_path_drops_and_reports_empty_answers(tmp_path: Path) -> None:
     from helpers import data
     from helpers.models import tiny_tokenizer
 
-    src = data.load_splits(ft.resolve_data_dir("data/extraction"))
+    src = data.load_splits("data/extraction")
     folder = tmp_path / "data"
     folder.mkdir()
     train = [dict(r) for r in src["train"][:6]]
@@ -151,7 +159,7 @@ def test_training_path_drops_and_reports_empty_answers(tmp_path: Path) -> None:
     for name, rows in (("train", train), ("validation", src["validation"][:3]), ("test", src["test"][:3])):
         (folder / f"{name}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     assert len(data.load_records(folder / "train.jsonl")) == 7  # loading keeps it: cleaning must drop it
-    cfg = tiny_cfg(tmp_path, "clean", data_dir=str(folder), max_train_examples=None)
+    cfg = tiny_cfg(tmp_path, "clean", tiny_qwen2_dir, data_dir=str(folder), max_train_examples=None)
     train_ds, _, report = ft.build_datasets(cfg, tiny_tokenizer())
     assert report["cleaning"]["train"] == {
         "total": 7,

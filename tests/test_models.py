@@ -152,6 +152,9 @@ def test_tiny_model_runs_and_has_the_real_architecture(arch):
 def test_bf16_detection_falls_back_to_fp32(monkeypatch):
     monkeypatch.setattr(env, "_cpu_flags", lambda: frozenset({"avx2"}))
     monkeypatch.setattr(env.torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
-    assert env.autocast_dtype("cpu") == torch.float32
+    monkeypatch.setattr(env, "pick_device", lambda: "cpu")
+    assert env.bf16_supported("cpu") is False
+    assert env.setup(verbose=False).autocast_dtype == torch.float32
     monkeypatch.setattr(env, "_cpu_flags", lambda: frozenset({"avx2", "avx512_bf16"}))
-    assert env.autocast_dtype("cpu") == torch.bfloat16
+    assert env.bf16_supported("cpu") is True
+    assert env.setup(verbose=False).autocast_dtype == torch.bfloat16

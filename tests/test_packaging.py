@@ -75,3 +75,16 @@ def test_each_pytest_marker_is_deselected_by_a_documented_make_target():
         target = re.search(rf'^([\w-]+): .*\n(?:\t.*\n)*?\t.*pytest .*-m "not {marker}"', makefile, re.M)
         assert target, f"no Makefile target deselects the '{marker}' marker; drop the marker or add a target"
         assert f"make {target.group(1)}" in readme, f"README does not document `make {target.group(1)}`"
+
+
+def test_package_data_files_are_declared():
+    """Data files the helpers read at run time (helpers/architectures.yaml) ship with the package."""
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "helpers"
+    ]
+    data_files = sorted(
+        p.name for p in (ROOT / "helpers").iterdir() if p.is_file() and p.suffix not in {".py", ".pyc"}
+    )
+    assert data_files and set(data_files) <= set(declared), (
+        f"helpers/ holds {data_files}, pyproject declares {declared}"
+    )

@@ -109,10 +109,10 @@ def test_nf4_levels_and_block_normalisation():
 
 
 @needs_bnb
-def test_nf4_tiny_model_footprint_and_error(tmp_path):
+def test_nf4_tiny_model_footprint_and_error(tiny_qwen2_dir):
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    folder = quant.model_folder("tiny:qwen2", tmp_path / "tiny")
+    folder = tiny_qwen2_dir
     fp32 = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
     config = BitsAndBytesConfig(
         load_in_4bit=True,
