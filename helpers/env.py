@@ -127,8 +127,21 @@ def versions() -> dict[str, str]:
     return out
 
 
+def enter_notebooks_folder() -> None:
+    """Run a translated notebook (``notebooks/zh/``) from ``notebooks/``, the working folder of its English twin.
+
+    The notebooks' relative paths (``DATA_DIR = "../data/extraction"``) are written for ``notebooks/``, and the
+    Chinese edition's code cells are byte-identical copies of the English ones; so the setup cell, which every
+    notebook runs right after its parameters cell, moves the kernel up one folder. Anywhere else: no change.
+    """
+    here, notebooks = Path.cwd().resolve(), (ROOT / "notebooks").resolve()
+    if here.parent == notebooks:
+        os.chdir(notebooks)
+
+
 def setup(seed: int = 0, *, verbose: bool = True) -> Setup:
     """The notebooks' setup cell: print versions, seed everything, pick device and compute dtype."""
+    enter_notebooks_folder()
     set_seed(seed)
     # peft calls a transformers property deprecated in 5.x; the warning is not the learner's to fix and it
     # prints an absolute path into the notebook's output.

@@ -24,9 +24,17 @@ BUDGET: dict[str, int] = {}
 
 
 def run_notebook(
-    nb: Path, out_dir: Path, *, env: dict[str, str] | None = None, params: dict | None = None
+    nb: Path,
+    out_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    params: dict | None = None,
+    cwd: Path = NOTEBOOKS,
 ) -> dict:
-    """Run ``nb`` with papermill in a subprocess (so a hung kernel can be killed); return its recorded results."""
+    """Run ``nb`` with papermill in a subprocess (so a hung kernel can be killed); return its recorded results.
+
+    ``cwd`` is the kernel's working folder: ``notebooks/``, or ``notebooks/zh/`` for the Chinese edition.
+    """
     params = {"SMOKE": True, **(params or {})}
     cmd = [
         sys.executable,
@@ -35,7 +43,7 @@ def run_notebook(
         str(nb),
         str(out_dir / nb.name),
         "--cwd",
-        str(NOTEBOOKS),
+        str(cwd),
         "--no-progress-bar",
     ]
     for key, value in params.items():
