@@ -341,7 +341,8 @@ def perplexity(
         raise ValueError(
             "No features to score. Fix: tokenize some records first (helpers.data.tokenize_records)."
         )
-    collate = collator or ChatCollator(SimpleNamespace(pad_token_id=0, eos_token_id=None))
+    # logits only at the positions whose next token is scored: the same NLL, a fraction of the output head's work
+    collate = collator or ChatCollator(SimpleNamespace(pad_token_id=0, eos_token_id=None), only_learned_logits=True)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -350,11 +351,14 @@ def perplexity(
         for start in tqdm(range(0, len(features), batch_size), desc=desc, disable=not progress):
             batch = collate(list(features[start : start + batch_size]))
             input_ids = batch["input_ids"].to(device)  # (batch, seq)
-            labels = batch["labels"].to(device)  # (batch, seq)
-            logits = model(input_ids=input_ids, attention_mask=batch["attention_mask"].to(device)).logits
-            # position t predicts token t+1: shift, then score only the trained positions
-            logits = logits[:, :-1].float()  # (batch, seq-1, vocab)
-            targets = labels[:, 1:]  # (batch, seq-1)
+            mask = batch["attention_mask"].to(device)
+            if "logits_to_keep" in batch:  # kept positions and the labels they predict, already shifted
+                keep = batch["logits_to_keep"].to(device)  # (kept,)
+                logits = model(input_ids=input_ids, attention_mask=mask, logits_to_keep=keep).logits.float()
+                targets = batch["shift_labels"].to(device)  # (batch, kept)
+            else:  # position t predicts token t+1: shift, then score only the trained positions
+                logits = model(input_ids=input_ids, attention_mask=mask).logits[:, :-1].float()  # (batch, seq-1, vocab)
+                targets = batch["labels"].to(device)[:, 1:]  # (batch, seq-1)
             nll = torch.nn.functional.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100, reduction="sum"
             )

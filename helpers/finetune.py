@@ -48,6 +48,8 @@ class FinetuneConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.0  # > 0 also stores a dropped-out copy of every adapted layer's input
     target_modules: str | list[str] = "all-linear"
+    # the output head computes its 49,152-wide logits only where a label is learned (data.ChatCollator)
+    only_learned_logits: bool = True
     max_length: int = 256
     max_train_examples: int | None = None  # None: the whole train split
     max_eval_examples: int | None = 32  # validation examples used for the validation loss
@@ -477,7 +479,7 @@ def train(
         args=args,
         train_dataset=train_ds,
         eval_dataset=val_ds,
-        data_collator=ChatCollator(tokenizer),
+        data_collator=ChatCollator(tokenizer, only_learned_logits=cfg.only_learned_logits),
         processing_class=tokenizer,
         callbacks=callbacks,
     )

@@ -465,3 +465,37 @@ def test_load_splits_resolves_from_the_repo_root_and_names_a_missing_folder(tmp_
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="has no train.jsonl"):
         D.load_splits(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "llama"])
+def test_only_learned_logits_gives_the_loss_and_gradients_of_every_position(arch: str) -> None:
+    """ChatCollator(only_learned_logits=True): the head computes logits only where a label is learned (a few of the
+    positions), yet the loss and every LoRA gradient equal those of the full-logits batch."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from helpers.models import tiny_model
+
+    model, tok = tiny_model(arch, seed=0)
+    model = get_peft_model(
+        model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
+    )
+    recs = [
+        {"messages": [{"role": "user", "content": "one " * n}, {"role": "assistant", "content": "two " * (n % 5 + 1)}]}
+        for n in (3, 9, 14)
+    ]
+    feats = [D.tokenize_chat(r, tok, 256) for r in recs]
+    results = []
+    for only in (False, True):
+        batch = D.ChatCollator(tok, only_learned_logits=only)(feats)
+        model.zero_grad()
+        out = model(**batch)
+        out.loss.backward()
+        grads = torch.cat([p.grad.flatten() for p in model.parameters() if p.requires_grad])
+        results.append((out.loss.detach(), grads, out.logits.shape[1], batch))
+    (loss_all, g_all, n_all, _), (loss_kept, g_kept, n_kept, kept) = results
+    learned_next = (kept["labels"][:, 1:] != D.IGNORE_INDEX).any(0)
+    assert n_kept == int(learned_next.sum()) < n_all  # logits only at positions that predict a learned token
+    assert torch.equal(kept["shift_labels"], kept["labels"][:, 1:][:, kept["logits_to_keep"]])
+    torch.testing.assert_close(loss_kept, loss_all, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(g_kept, g_all, rtol=1e-4, atol=1e-6)
