@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,48 @@ def test_training_path_drops_and_reports_empty_answers(tmp_path: Path, tiny_qwen
     assert len(train_ds) == 5
     for row in train_ds:  # every example still has answer tokens to learn
         assert any(label != -100 for label in row["labels"])
+
+
+def test_notebook_04_runs_the_scripts_recipe(tmp_path: Path) -> None:
+    """Notebook 04 builds its TrainingArguments, LoraConfig and collator by hand (the lesson); helpers.finetune builds
+    them from FinetuneConfig() (the script, make bench). The two must be the same recipe: compare the objects."""
+    import ast
+    import types
+
+    from helpers import data, env
+    from helpers.finetune import FinetuneConfig, lora_config, training_arguments
+
+    nb = json.loads((env.ROOT / "notebooks" / "04_training.ipynb").read_text(encoding="utf-8"))
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    ns: dict = {}
+    params = next(c for c in cells if "parameters" in c["metadata"].get("tags", []))
+    exec("".join(params["source"]), ns)  # noqa: S102 - the notebook's own parameters cell
+
+    def assigned(name: str):
+        """Evaluate the notebook's `name = ...` (after its cell's imports and assignments) in the parameters' namespace."""
+        for cell in cells:
+            tree = ast.parse("".join(cell["source"]))
+            for node in tree.body:
+                if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+                    before = tree.body[: tree.body.index(node)]  # the cell's imports and assignments up to it
+                    keep = [n for n in before if isinstance(n, ast.Import | ast.ImportFrom | ast.Assign)] + [node]
+                    exec(compile(ast.Module(body=keep, type_ignores=[]), "04_training", "exec"), ns)  # noqa: S102
+                    return ns[name]
+        raise AssertionError(f"notebook 04 assigns no {name!r}")
+
+    ns.update(env=env, data=data, SETUP=types.SimpleNamespace(bf16=env.bf16_supported()), tokenizer=object())
+    cfg = FinetuneConfig(max_eval_examples=ns["N_VAL"])
+    nb_args, script_args = assigned("args"), training_arguments(cfg)
+    fields = [
+        "max_steps", "per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps",
+        "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay", "max_grad_norm", "bf16",
+        "train_sampling_strategy", "eval_steps", "logging_steps", "seed", "eval_strategy", "prediction_loss_only",
+    ]
+    differ = {f: (getattr(nb_args, f), getattr(script_args, f)) for f in fields if getattr(nb_args, f) != getattr(script_args, f)}
+    assert not differ, f"notebook 04 vs training_arguments(FinetuneConfig()): {differ}"
+    nb_lora, script_lora = assigned("lora_config"), lora_config(cfg)
+    for f in ("r", "lora_alpha", "lora_dropout", "target_modules", "bias", "task_type"):
+        assert getattr(nb_lora, f) == getattr(script_lora, f), (f, getattr(nb_lora, f), getattr(script_lora, f))
+    collator = assigned("collator")
+    assert collator.only_learned_logits == cfg.only_learned_logits
+    assert ns["N_VAL"] == FinetuneConfig().max_eval_examples

@@ -53,6 +53,13 @@ def _quantity_with_ten(record: dict) -> bool:
 def check(results: dict) -> None:
     smoke = results["smoke"]
     n = results["n"]
+    # the tuned model is scored as a merged copy exactly when that copy gave the adapter's answers on every
+    # validation example; in the default run it must, and it must be faster
+    assert 0 <= results["merged_same"] <= results["merged_of"], results
+    assert results["scored_merged"] == (results["merged_same"] == results["merged_of"]), results
+    if not smoke:
+        assert results["scored_merged"], ("the merged copy answered differently", results["merged_same"])
+        assert results["merged_speedup"] > 1.05, results["merged_speedup"]
     # smoke scores a subset; the default run the whole test split
     assert n == (8 if smoke else len(data.load_splits(ROOT / "data" / "extraction")["test"])), n
     for key in ["base_json_valid", "tuned_json_valid", "base_exact_match", "tuned_exact_match"]:
