@@ -48,9 +48,9 @@ smoke: $(STAMP)
 render: $(STAMP)
 	$(PY) -m helpers.runner --in-place
 
-## bench: measured comparisons, printed as ratios
+## bench: training and generation, naive vs the course path, side by side; prints the ratios, writes runs/bench/latest.json
 bench: $(STAMP)
-	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/bench.py
 
 ## zh: regenerate the Chinese notebooks (notebooks/zh/) from the English ones and i18n/zh_CN/*.po
 zh: $(STAMP)

@@ -1,22 +1,30 @@
-"""LoRA training throughput: the naive setup against the course default, side by side in one process.
+"""The course's speed claims, measured side by side in one process: training and generation, naive against ours.
 
-    python benchmarks/train_throughput.py            # `make bench`; about 2-4 minutes on 2 CPU cores
-    python benchmarks/train_throughput.py --examples 16 --model FOLDER   # a quick check with a small local model folder
+    python benchmarks/bench.py                 # `make bench`: about 5 minutes on 2 CPU cores
+    python benchmarks/bench.py --examples 8 --prompts 4 --model FOLDER   # a quick check with a small local model
 
-(a) naive:          fp32, every example padded to a fixed max_length, Trainer defaults (random order).
-(b) course default: dynamic padding (ChatCollator), batches grouped by length, bf16 autocast where this machine
-                    has fast bf16 (helpers.env.bf16_supported()), fp32 elsewhere.
-
-Both train the same model with the same LoRA config on the same examples (one epoch, same batch size). Printed for
-each: useful (non-padding) tokens per second, wall time, peak RSS, and the achieved FLOP/s as a share of the
-fp32 and bf16 matmul peaks measured in this run; then the ratio (b) / (a) of useful tokens per second.
+Training, the same model, data, number of examples and LoRA placement per setup:
+  (a) the seed tutorial's recipe made to run: Trainer defaults (batch 8, random order), fp32, every example padded
+      to max_length 256, logits at every position, LoRA r=8 on q_proj and v_proj only;
+  (b) the course default exactly as notebook 04 runs it: helpers.finetune's FinetuneConfig() and training_arguments()
+      (passes of 2, accumulation 2, batches grouped by length), dynamic padding, logits only where a label is learned
+      (ChatCollator(only_learned_logits=True)), LoRA r=16 on every linear layer, bf16 autocast only where it is fast.
+  Printed and recorded for each: useful (non-padding) tokens per second, wall time, peak RSS, and the matmul FLOP/s
+  actually executed as a share of the fp32 matmul peak measured here (and of the bf16 peak where bf16 is native).
+Generation, the same test prompts and greedy decoding:
+  (a) one plain model.generate() per prompt on the unmerged adapter;
+  (b) the course's evaluation path: a merged copy (merge_and_unload) and helpers.evaluate.generate (sorted, batched,
+      left-padded, every row stops at end-of-turn). The answers must be identical.
+Writes runs/bench/latest.json (and a time-stamped copy) with train.ratio, train.b.share_of_peak, ...
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import ctypes
+import json
 import os
 import sys
 import time
@@ -26,8 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helpers import data, env  # noqa: E402
-from helpers.costs import training_flops  # noqa: E402
+from helpers import data, env, evaluate, finetune  # noqa: E402
 from helpers.finetune import load_model_for_training, peak_rss_mb, reset_peak_rss  # noqa: E402
 
 
@@ -43,148 +50,191 @@ def matmul_peak(dtype: torch.dtype, *, n: int = 1024, seconds: float = 3.0) -> f
     return best
 
 
-class CountingCollator:
-    """Wrap a collator and count the tokens it hands out: all positions, and the real (non-padding) ones."""
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-        self.padded = 0
-        self.useful = 0
-
-    def __call__(self, features):
-        batch = self.inner(features)
-        self.padded += batch["input_ids"].numel()
-        self.useful += int(batch["attention_mask"].sum())
-        return batch
-
-
 def release_freed_memory() -> None:
     """Hand glibc's cached free blocks back to the OS, so one run's cache does not inflate the next one's RSS."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def run(
-    name: str,
-    *,
-    model_name: str,
-    features: list[dict],
-    naive: bool,
-    max_length: int,
-    batch_size: int,
-    out: Path,
-):
-    """Train one epoch over ``features`` with LoRA in setup (a) or (b); return the measurements."""
+class CountingCollator:
+    """Wrap a collator and count what the model computes: positions, real tokens, and output-head positions."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.padded = self.useful = self.head = 0
+
+    def __call__(self, features):
+        batch = self.inner(features)
+        rows, seq = batch["input_ids"].shape
+        self.padded += rows * seq
+        self.useful += int(batch["attention_mask"].sum())
+        self.head += rows * (batch["logits_to_keep"].numel() if "logits_to_keep" in batch else seq)
+        return batch
+
+
+def matmul_params(model) -> tuple[int, int]:
+    """(weights of the transformer blocks' linear layers, weights of the output head), base model only."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    body = sum(
+        p.numel() for n, p in base.named_parameters() if ".layers." in n and p.dim() == 2 and "lora_" not in n
+    )
+    return body, base.config.vocab_size * base.config.hidden_size
+
+
+def train_setup(name: str, *, model_name: str, features: list[dict], naive: bool, max_length: int, out: Path) -> dict:
+    """One epoch over ``features`` in setup (a) naive or (b) course default; return the measurements."""
+    from datasets import Dataset
     from peft import LoraConfig, get_peft_model
     from transformers import Trainer, TrainingArguments
 
+    cfg = finetune.FinetuneConfig(model=model_name, max_length=max_length)
     env.set_seed(0)
     model, tokenizer = load_model_for_training(model_name)
-    model = get_peft_model(
-        model,
-        LoraConfig(
-            r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM"
-        ),
-    )
-    collator = CountingCollator(
-        data.ChatCollator(tokenizer, pad_to_multiple_of=max_length if naive else None)
-    )
-    bf16 = False if naive else env.bf16_supported()
-    args = TrainingArguments(
-        output_dir=str(out / name),
-        num_train_epochs=1,
-        per_device_train_batch_size=batch_size,
-        bf16=bf16,
-        use_cpu=not torch.cuda.is_available(),
-        train_sampling_strategy="random" if naive else "group_by_length",
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        logging_strategy="no",
-        remove_unused_columns=False,
-        seed=0,
-    )
-    from datasets import Dataset
-
-    trainer = Trainer(
-        model=model, args=args, train_dataset=Dataset.from_list(features), data_collator=collator
-    )
+    if naive:
+        lora = LoraConfig(r=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")  # peft's other defaults
+        collator = CountingCollator(data.ChatCollator(tokenizer, pad_to_multiple_of=max_length))
+        args = TrainingArguments(  # the Trainer's defaults, but fp32 on this machine and no checkpoints or logs
+            output_dir=str(out / "a"), num_train_epochs=1, use_cpu=not torch.cuda.is_available(),
+            save_strategy="no", report_to="none", disable_tqdm=True, logging_strategy="no", remove_unused_columns=False,
+        )
+    else:
+        lora = finetune.lora_config(cfg)
+        collator = CountingCollator(data.ChatCollator(tokenizer, only_learned_logits=cfg.only_learned_logits))
+        args = finetune.training_arguments(
+            cfg, output_dir=str(out / "b"), max_steps=-1, num_train_epochs=1, eval_strategy="no", eval_steps=None,
+            logging_strategy="no", disable_tqdm=True,
+        )
+    model = get_peft_model(model, lora)
+    trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_list(features), data_collator=collator)
     release_freed_memory()
     reset_peak_rss()
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
-    n_params = sum(p.numel() for p in model.parameters())
+    body, head = matmul_params(model)
+    # executed matmul FLOPs: forward 2 x weights per position, backward 2 x again for the activation gradients
+    # (frozen weights get no weight gradient); LoRA's own small products and attention's seq^2 term left out
+    flops = 4 * body * collator.padded + 4 * head * collator.head
     result = {
-        "name": name,
-        "bf16": bf16,
-        "seconds": seconds,
+        "setup": name,
+        "bf16": bool(args.bf16),
+        "batch": f"{args.per_device_train_batch_size} x {args.gradient_accumulation_steps}",
+        "lora": f"r={lora.r} on {sorted(lora.target_modules) if not isinstance(lora.target_modules, str) else lora.target_modules}",
+        "seconds": round(seconds, 2),
         "useful_tokens": collator.useful,
-        "padded_tokens": collator.padded,
-        "useful_tok_s": collator.useful / seconds,
-        "peak_rss_mb": peak_rss_mb(),
-        # 4 N D for LoRA (forward + activation gradients through the frozen weights), on the tokens computed
-        "flops_s": training_flops(n_params, collator.padded, "lora") / seconds,
-        "useful_flops_s": training_flops(n_params, collator.useful, "lora") / seconds,
+        "computed_positions": collator.padded,
+        "head_positions": collator.head,
+        "useful_tokens_per_s": round(collator.useful / seconds, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "flops_per_s": flops / seconds,
+        "final_loss": trainer.state.log_history[-1].get("train_loss"),
     }
     del trainer, model
     release_freed_memory()
     return result
 
 
+def generation(model_name: str, adapter: Path, records: list[dict], batch_size: int) -> dict:
+    """(a) one model.generate per prompt on the unmerged adapter; (b) merged copy + evaluate.generate, batched."""
+    from peft import PeftModel
+
+    from helpers import models
+
+    base, tokenizer = models.load_model(model_name)
+    model = PeftModel.from_pretrained(base, adapter).eval()
+    prompts = [data.prompt_messages(r) for r in records]
+    max_new = evaluate.max_new_tokens_for(tokenizer, [data.target_text(r) for r in records])
+    eos = [i for i in {model.generation_config.eos_token_id, tokenizer.eos_token_id} if i is not None]
+    start = time.perf_counter()
+    plain = []
+    with torch.inference_mode():
+        for messages in prompts:
+            ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+            out = model.generate(**ids, do_sample=False, max_new_tokens=max_new, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id)
+            plain.append(tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip())
+    a_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    merged = copy.deepcopy(model).merge_and_unload().eval()
+    course = evaluate.generate(merged, tokenizer, prompts, max_new_tokens=max_new, batch_size=batch_size, progress=False)
+    b_seconds = time.perf_counter() - start  # the merge included
+    differ = [i for i, (x, y) in enumerate(zip(plain, course, strict=True)) if x != y]
+    return {
+        "prompts": len(prompts),
+        "max_new_tokens": max_new,
+        "a": {"setup": "(a) model.generate per prompt, unmerged adapter", "seconds": round(a_seconds, 2)},
+        "b": {"setup": f"(b) merged copy + evaluate.generate, batches of {batch_size}", "seconds": round(b_seconds, 2)},
+        "ratio": round(a_seconds / b_seconds, 3),
+        "outputs_identical": not differ,
+        "differing_prompts": differ,
+        "exact_match": evaluate.score_extraction(course, [data.target_text(r) for r in records])["exact_match"],
+    }
+
+
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="embedded:SmolLM2-135M-Instruct")
-    parser.add_argument("--examples", type=int, default=48, help="training examples (one epoch each setup)")
-    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--examples", type=int, default=48, help="training examples (one epoch in each setup)")
     parser.add_argument("--max_length", type=int, default=256, help="the fixed length of the naive setup")
+    parser.add_argument("--prompts", type=int, default=64, help="test prompts for the generation part")
+    parser.add_argument("--batch_size", type=int, default=32, help="generation batch of the course path (notebook 05's)")
+    parser.add_argument("--adapter", default=None, help="adapter folder for generation; default <artifacts>/adapter (rebuilt if missing)")
     parser.add_argument("--data_dir", default=str(env.ROOT / "data" / "extraction"))
+    parser.add_argument("--out", default=str(env.ROOT / "runs" / "bench"))
     ns = parser.parse_args(argv)
 
     print(env.machine_report())
-    print(f"torch threads {torch.get_num_threads()} | fast bf16 on this machine: {env.bf16_supported()}")
-    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
-    note = "" if env.cpu_has_fast_bf16() else "  (bf16 is emulated on this CPU: no AVX512-BF16/AMX)"
-    print(
-        f"matmul peak: fp32 {peaks['fp32'] / 1e9:.1f} GFLOP/s | bf16 {peaks['bf16'] / 1e9:.1f} GFLOP/s{note}"
-    )
+    fast_bf16 = env.bf16_supported()
+    peaks = {"fp32": matmul_peak(torch.float32)}
+    if fast_bf16:
+        peaks["bf16"] = matmul_peak(torch.bfloat16)
+    print(f"torch threads {torch.get_num_threads()} | fast bf16 here: {fast_bf16} | matmul peak: "
+          + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in peaks.items()))
 
     _, tokenizer = load_model_for_training(ns.model)
-    records = data.load_splits(ns.data_dir)["train"][: ns.examples]
-    features, report = data.tokenize_records(records, tokenizer, ns.max_length)
-    print(
-        f"{len(features)} examples, {sum(len(f['input_ids']) for f in features)} real tokens, longest {report['max_tokens']}"
-    )
+    splits = data.load_splits(ns.data_dir)
+    features, report = data.tokenize_records(splits["train"][: ns.examples], tokenizer, ns.max_length)
+    print(f"training: {len(features)} examples, {sum(len(f['input_ids']) for f in features)} real tokens, longest {report['max_tokens']}")
+    scratch = env.artifacts_dir() / "bench"
+    train = {
+        "a": train_setup("(a) seed recipe", model_name=ns.model, features=features, naive=True, max_length=ns.max_length, out=scratch),
+        "b": train_setup("(b) course default", model_name=ns.model, features=features, naive=False, max_length=ns.max_length, out=scratch),
+    }
+    for r in train.values():
+        r["share_of_peak"] = round(r["flops_per_s"] / peaks["fp32"], 3)
+        if "bf16" in peaks:
+            r["share_of_bf16_peak"] = round(r["flops_per_s"] / peaks["bf16"], 3)
+    train["ratio"] = round(train["b"]["useful_tokens_per_s"] / train["a"]["useful_tokens_per_s"], 3)
+    print(f"\n{'training':22s} {'batch':>6s} {'wall s':>7s} {'useful tok/s':>12s} {'useful share':>12s} {'peak RSS MB':>11s} {'GFLOP/s':>8s} {'of fp32 peak':>12s}")
+    for key in ("a", "b"):
+        r = train[key]
+        print(f"{r['setup']:22s} {r['batch']:>6s} {r['seconds']:7.1f} {r['useful_tokens_per_s']:12.1f} "
+              f"{r['useful_tokens'] / r['computed_positions']:12.0%} {r['peak_rss_mb']:11.0f} {r['flops_per_s'] / 1e9:8.1f} {r['share_of_peak']:12.0%}")
+    print(f"useful tokens per second, (b) / (a): train.ratio = {train['ratio']:.2f}x")
 
-    out = env.artifacts_dir() / "bench"
-    common = dict(
-        model_name=ns.model, features=features, max_length=ns.max_length, batch_size=ns.batch_size, out=out
-    )
-    results = [
-        run("(a) naive", naive=True, **common),
-        run("(b) course default", naive=False, **common),
-    ]
-    header = f"{'setup':20s} {'dtype':5s} {'wall s':>7s} {'useful tok/s':>12s} {'pad share':>9s} {'peak RSS MB':>11s} "
-    header += f"{'GFLOP/s':>8s} {'% bf16 peak':>11s} {'% fp32 peak':>11s}"
-    print("\n" + header)
-    for r in results:
-        pad = 1 - r["useful_tokens"] / r["padded_tokens"]
-        print(
-            f"{r['name']:20s} {'bf16' if r['bf16'] else 'fp32':5s} {r['seconds']:7.1f} {r['useful_tok_s']:12.1f} "
-            f"{pad:9.0%} {r['peak_rss_mb']:11.0f} {r['flops_s'] / 1e9:8.1f} {r['flops_s'] / peaks['bf16']:11.0%} "
-            f"{r['flops_s'] / peaks['fp32']:11.0%}"
-        )
-    ratio = results[1]["useful_tok_s"] / results[0]["useful_tok_s"]
-    print(
-        "\nFLOP/s = 4 x params x tokens computed (padding included) / wall time (LoRA: forward + activation "
-        "gradients; attention's seq^2 term left out).\nUseful-token FLOP/s of (b): "
-        f"{results[1]['useful_flops_s'] / 1e9:.1f} GFLOP/s = {results[1]['useful_flops_s'] / peaks['bf16']:.0%} "
-        "of the bf16 peak."
-    )
-    print(f"\nuseful tokens/s, (b) / (a): {ratio:.2f}x")
-    return {"peaks": peaks, "results": results, "ratio": ratio}
+    adapter = finetune.ensure_adapter(Path(ns.adapter) if ns.adapter else env.artifacts_dir() / "adapter", model=ns.model)
+    gen = generation(ns.model, adapter, splits["test"][: ns.prompts], ns.batch_size)
+    print(f"\ngeneration, {gen['prompts']} test prompts, greedy, up to {gen['max_new_tokens']} new tokens:")
+    for key in ("a", "b"):
+        print(f"  {gen[key]['setup']:58s} {gen[key]['seconds']:7.1f} s")
+    print(f"  identical answers: {gen['outputs_identical']} | generate.ratio = {gen['ratio']:.2f}x")
+
+    result = {
+        "machine": env.machine_report(),
+        "torch_threads": torch.get_num_threads(),
+        "fast_bf16": fast_bf16,
+        "peaks_flops_per_s": peaks,
+        "train": train,
+        "generate": gen,
+    }
+    out = Path(ns.out)
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(result, indent=2, default=str)
+    (out / "latest.json").write_text(text, encoding="utf-8")
+    (out / time.strftime("bench-%Y%m%dT%H%M%SZ.json", time.gmtime())).write_text(text, encoding="utf-8")
+    print(f"\nwrote {out / 'latest.json'}")
+    if not gen["outputs_identical"]:
+        raise SystemExit(f"generation (a) and (b) gave different answers on prompts {gen['differing_prompts']}")
+    return result
 
 
 if __name__ == "__main__":
