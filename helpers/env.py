@@ -80,8 +80,20 @@ def use_text_progress() -> None:
     import tqdm.autonotebook
     import tqdm.std
 
+    class TextTqdm(tqdm.std.tqdm):
+        """tqdm's text bar, without transient bars (``leave=False``, such as the Trainer's evaluation bar): in
+        text they would draw on a second line with cursor moves, which a stored output keeps as stale lines."""
+
+        def __init__(self, *args, **kwargs):
+            if kwargs.get("leave") is False:
+                kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+
+    def trange(*args, **kwargs):
+        return TextTqdm(range(*args), **kwargs)
+
     for module in (tqdm.auto, tqdm.autonotebook):
-        module.tqdm, module.trange = tqdm.std.tqdm, tqdm.std.trange
+        module.tqdm, module.trange = TextTqdm, trange
 
 
 def pick_device() -> str:
