@@ -58,6 +58,43 @@ def smoke_default() -> bool:
     return os.environ.get("LORA_LAB_SMOKE", "0") == "1"
 
 
+#: Set by ``helpers.runner`` (``make run`` / ``make render``) for its kernels: a headless run whose stored outputs
+#: are read without a kernel (GitHub, nbviewer). Progress bars print text, explorers add a static copy.
+HEADLESS_ENV = "LORA_LAB_HEADLESS"
+
+
+def headless() -> bool:
+    """True in a headless run (``$LORA_LAB_HEADLESS=1``): outputs are stored for readers, not watched live."""
+    return os.environ.get(HEADLESS_ENV, "0") == "1"
+
+
+def use_text_progress() -> None:
+    """Make ``tqdm.auto`` (helpers, transformers' Trainer, datasets, huggingface_hub) print text bars, not widgets.
+
+    A widget bar stores no state in a saved notebook, so a reader sees it frozen at 0 %; a text bar ends as a
+    finished line such as ``300/300 [16:43<00:00, 3.34s/it]``. Call it before those libraries are imported
+    (``helpers.runner`` imports ``helpers`` at kernel start, which calls it when :func:`headless`).
+    """
+    import tqdm.auto
+    import tqdm.autonotebook
+    import tqdm.std
+
+    class TextTqdm(tqdm.std.tqdm):
+        """tqdm's text bar, without transient bars (``leave=False``, such as the Trainer's evaluation bar): in
+        text they would draw on a second line with cursor moves, which a stored output keeps as stale lines."""
+
+        def __init__(self, *args, **kwargs):
+            if kwargs.get("leave") is False:
+                kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+
+    def trange(*args, **kwargs):
+        return TextTqdm(range(*args), **kwargs)
+
+    for module in (tqdm.auto, tqdm.autonotebook):
+        module.tqdm, module.trange = TextTqdm, trange
+
+
 def pick_device() -> str:
     """``"cuda"`` when a GPU is visible, else ``"cpu"``."""
     return "cuda" if torch.cuda.is_available() else "cpu"

@@ -14,13 +14,15 @@ import time
 import traceback
 from pathlib import Path
 
-from helpers.env import ROOT
+from helpers.env import HEADLESS_ENV, ROOT
 from helpers.results import load
 
 NOTEBOOKS = ROOT / "notebooks"
 README = ROOT / "README.md"
 #: The title cell's time estimate, rewritten from the measured seconds after every default run.
 TIME_LINE = re.compile(r"(Time on a laptop CPU: about )(\d+(?:\.\d+)? (?:min|s))")
+#: The kernel's first line in a run: ``helpers`` switches tqdm to text when headless (see helpers/__init__.py).
+KERNEL_STARTUP = "--IPKernelApp.exec_lines=import helpers"
 #: A README notebook-table row: ``| 04 | [Training](...) | ... | <time> |``.
 README_ROW = re.compile(r"^(\| (\d\d) \|.*\| )([^|]+)( \|)$", re.M)
 
@@ -189,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["LORA_LAB_RUN_DIR"] = str(out_dir)
     # Committed outputs show every exercise check passing; a learner's Run All leaves the solutions off.
     os.environ["LORA_LAB_SOLUTIONS"] = "1"
+    # Outputs stored for readers without a kernel: text progress bars, static copies under the explorers.
+    os.environ[HEADLESS_ENV] = "1"
     params = {"SMOKE": True} if args.smoke else {}
     todo = notebooks(args.only)
     rows = []
@@ -206,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
                 kernel_name="python3",
                 progress_bar=True,
                 execution_timeout=args.timeout,
+                # import helpers first, so that (headless) tqdm prints text before any library binds tqdm.auto
+                extra_arguments=[KERNEL_STARTUP],
+                # one stream output per cell and name, each text bar reduced to its last state (\r)
+                coalesce_streams=True,
                 # keep nbclient's default store_widget_state=True: with False, its Output-widget emulation
                 # raises KeyError(comm_id) now and then (nbclient 0.11); tidy_executed drops the state below
             )

@@ -2,7 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+#: What a reader without a kernel (GitHub, nbviewer) reads in place of a widget, instead of ``VBox(children=...``.
+WIDGET_TEXT = "[{name}: interactive in a running Jupyter kernel; {where}]"
+
+
+def _present(box: Any, name: str, snapshot: Callable[[], None]) -> Any:
+    """Give ``box`` a readable text fallback and, in a headless run, a static copy of its default state under it.
+
+    A saved notebook stores no widget state, so a reader without a kernel sees only the text fallback; the copy
+    (``snapshot()`` displays it) shows them the default figure or table. A live session shows the widget alone.
+    """
+    from IPython.display import display
+
+    from helpers.env import headless
+
+    def _ipython_display_(**_: Any) -> None:
+        bundle = box._repr_mimebundle_()
+        where = "its default state is shown below" if headless() else "run the cell to use it"
+        bundle["text/plain"] = WIDGET_TEXT.format(name=name, where=where)
+        display(bundle, raw=True)
+        if headless():
+            snapshot()
+
+    box._ipython_display_ = _ipython_display_
+    return box
+
+
+def _caption(settings: dict[str, Any]) -> str:
+    shown = " | ".join(f"{k} {v}" for k, v in settings.items())
+    return f"Static copy of the default state ({shown}); move the controls in a running kernel to explore."
+
 
 # ---------------------------------------------------------------------------------------------
 # Memory planner (notebook 02)
@@ -67,9 +99,11 @@ def memory_planner(model: str | None = None, models_list: list[str] | None = Non
     Returns:
         The ``ipywidgets.VBox``; display it (it is the last expression of a cell) to use it.
     """
+    import io
+
     import ipywidgets as w
     import matplotlib.pyplot as plt
-    from IPython.display import display
+    from IPython.display import Image, Pretty, display
 
     from helpers import costs, models, plots
 
@@ -103,30 +137,42 @@ def memory_planner(model: str | None = None, models_list: list[str] | None = Non
     }
     out = w.Output()
 
-    def redraw(*_: Any) -> None:
-        values = {k: c.value for k, c in controls.items()}
+    def show(values: dict[str, Any]) -> None:
         result = plan_memory(**values)
         mem = result["memory"]
         label = f"{values['model'].split('/')[-1]} {values['method']}"
         limits = {k: v for k, v in costs.HARDWARE.items() if v <= max(2 * mem["total"], 20e9)}
-        with out:
-            out.clear_output(wait=True)
-            fig = plots.memory_breakdown(
-                {label: mem}, limits=limits, title="Estimated training memory", unit=1e9, unit_name="GB"
-            )
-            fig.set_size_inches(7, 2.6)
-            display(fig)  # works with any matplotlib backend, inline or Agg
-            plt.close(fig)
-            verdict = "   ".join(f"{'✅' if ok else '❌'} {hw}" for hw, ok in result["fits"].items())
-            print(
+        fig = plots.memory_breakdown(
+            {label: mem}, limits=limits, title="Estimated training memory", unit=1e9, unit_name="GB"
+        )
+        fig.set_size_inches(7, 2.6)
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=90, bbox_inches="tight")
+        plt.close(fig)
+        display(Image(png.getvalue()))  # a PNG with any matplotlib backend (display(fig) is text under Agg)
+        verdict = "   ".join(f"{'✅' if ok else '❌'} {hw}" for hw, ok in result["fits"].items())
+        display(
+            Pretty(
                 f"total {mem['total'] / 1e9:,.1f} GB  (trainable {mem['trainable_params']:,} of "
                 f"{mem['params']:,} parameters)\n{verdict}"
             )
+        )
+
+    def redraw(*_: Any) -> None:
+        with out:
+            out.clear_output(wait=True)
+            show({k: c.value for k, c in controls.items()})
 
     for c in controls.values():
         c.observe(redraw, names="value")
     redraw()
-    return w.VBox([*controls.values(), out])
+    defaults = {k: c.value for k, c in controls.items()}
+
+    def snapshot() -> None:
+        display(Pretty(_caption({controls[k].description: v for k, v in defaults.items()})))
+        show(defaults)
+
+    return _present(w.VBox([*controls.values(), out]), "memory planner", snapshot)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,6 +230,7 @@ def lora_explorer(models_: dict[str, str] | None = None):
     import html
 
     import ipywidgets as w
+    from IPython.display import HTML, display
 
     from helpers.lora import DECODER_LINEARS
 
@@ -220,7 +267,22 @@ def lora_explorer(models_: dict[str, str] | None = None):
     for c in (rank, alpha, rslora, targets):
         c.observe(redraw, names="value")
     redraw()
-    return w.VBox([w.HBox([w.VBox([rank, alpha, rslora]), targets]), table])
+    default = _caption(
+        {
+            "rank r": rank.value,
+            "alpha": alpha.value,
+            "rsLoRA": rslora.value,
+            "targets": ", ".join(targets.value),
+        }
+    )
+    default_table = table.value
+
+    def snapshot() -> None:
+        display(HTML(f"<p><i>{html.escape(default)}</i></p>{default_table}"))
+
+    return _present(
+        w.VBox([w.HBox([w.VBox([rank, alpha, rslora]), targets]), table]), "LoRA explorer", snapshot
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,6 +304,7 @@ def base_vs_tuned_viewer(rows: list[dict[str, Any]]):
     import html
 
     import ipywidgets as w
+    from IPython.display import HTML, display
 
     if not rows:
         raise ValueError("rows is empty; build them from the test records and both models' answers.")
@@ -289,4 +352,10 @@ def base_vs_tuned_viewer(rows: list[dict[str, Any]]):
     for c in (lang, show, index):
         c.observe(redraw, names="value")
     redraw()
-    return w.VBox([lang, show, index, view])
+    default = _caption({"language": lang.value, "show": show.value, "example": index.value})
+    default_view = view.value
+
+    def snapshot() -> None:
+        display(HTML(f"<p><i>{html.escape(default)}</i></p>{default_view}"))
+
+    return _present(w.VBox([lang, show, index, view]), "base vs tuned viewer", snapshot)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,3 +59,51 @@ def test_notebook_size_and_state(nb: Path):
             assert len(png) * 3 // 4 < MAX_IMAGE_BYTES, (
                 f"{nb.name} cell {i}: image over {MAX_IMAGE_BYTES // 1000} kB"
             )
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+#: tqdm's text: ``Loading weights:  40%|####      | 109/272 [00:01<00:02, 80.1it/s]``.
+PROGRESS = re.compile(r"(\d+)/(\d+) \[\d")
+#: An ipywidgets repr, what a reader sees of a widget stored without its state: ``VBox(children=(Dropdown(...``.
+WIDGET_REPR = re.compile(r"^[A-Z]\w*\(\w+=")
+
+
+def reader_problems(data: dict) -> list[str]:
+    """What a reader without a kernel (GitHub, nbviewer) would see wrong in a notebook's stored outputs.
+
+    - a progress bar stuck below 100 %: a tqdm widget (its state is never stored, so it shows 0 %) or a text bar
+      whose last state is short of its total;
+    - a widget stored as its repr only, or a widget without a static copy (a figure or a table) after it.
+    """
+    problems = []
+    for i, cell in enumerate(data["cells"]):
+        outputs = cell.get("outputs", [])
+        for j, out in enumerate(outputs):
+            where = f"cell {i} output {j}"
+            bundle = out.get("data", {})
+            text = "".join(bundle.get("text/plain", "")) if bundle else "".join(out.get("text", ""))
+            if WIDGET_VIEW in bundle:
+                if PROGRESS.search(text):
+                    problems.append(f"{where}: a progress-bar widget, frozen for a reader: {text[:80]!r}")
+                    continue
+                if WIDGET_REPR.match(text):
+                    problems.append(f"{where}: a widget whose only text is its repr: {text[:80]!r}")
+                static = [o for o in outputs[j + 1 :] if {"image/png", "text/html"} & set(o.get("data", {}))]
+                if not static:
+                    problems.append(f"{where}: a widget without a static copy of its default state after it")
+                continue
+            for line in text.split("\n"):
+                m = PROGRESS.search(line.rsplit("\r", 1)[-1])  # what a terminal (and nbviewer) shows last
+                if m and int(m.group(1)) < int(m.group(2)):
+                    problems.append(f"{where}: a progress bar stuck below 100 %: {line.strip()[:100]!r}")
+    return problems
+
+
+@pytest.mark.parametrize("nb", notebooks(), ids=lambda p: p.stem)
+def test_readers_see_finished_progress_and_static_widgets(nb: Path):
+    problems = reader_problems(json.loads(nb.read_text(encoding="utf-8")))
+    assert not problems, (
+        f"{nb.name}: {len(problems)} stored outputs read badly without a kernel; re-render it with `make render` "
+        "(helpers.runner prints text progress bars and adds static copies under the explorers):\n  "
+        + "\n  ".join(problems)
+    )
