@@ -81,7 +81,9 @@ def matmul_params(model) -> tuple[int, int]:
     return body, base.config.vocab_size * base.config.hidden_size
 
 
-def train_setup(name: str, *, model_name: str, features: list[dict], naive: bool, max_length: int, out: Path) -> dict:
+def train_setup(
+    name: str, *, model_name: str, features: list[dict], naive: bool, max_length: int, out: Path
+) -> dict:
     """One epoch over ``features`` in setup (a) naive or (b) course default; return the measurements."""
     from datasets import Dataset
     from peft import LoraConfig, get_peft_model
@@ -91,21 +93,39 @@ def train_setup(name: str, *, model_name: str, features: list[dict], naive: bool
     env.set_seed(0)
     model, tokenizer = load_model_for_training(model_name)
     if naive:
-        lora = LoraConfig(r=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")  # peft's other defaults
+        lora = LoraConfig(
+            r=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"
+        )  # peft's other defaults
         collator = CountingCollator(data.ChatCollator(tokenizer, pad_to_multiple_of=max_length))
-        args = TrainingArguments(  # the Trainer's defaults, but fp32 on this machine and no checkpoints or logs
-            output_dir=str(out / "a"), num_train_epochs=1, use_cpu=not torch.cuda.is_available(),
-            save_strategy="no", report_to="none", disable_tqdm=True, logging_strategy="no", remove_unused_columns=False,
+        args = (
+            TrainingArguments(  # the Trainer's defaults, but fp32 on this machine and no checkpoints or logs
+                output_dir=str(out / "a"),
+                num_train_epochs=1,
+                use_cpu=not torch.cuda.is_available(),
+                save_strategy="no",
+                report_to="none",
+                disable_tqdm=True,
+                logging_strategy="no",
+                remove_unused_columns=False,
+            )
         )
     else:
         lora = finetune.lora_config(cfg)
         collator = CountingCollator(data.ChatCollator(tokenizer, only_learned_logits=cfg.only_learned_logits))
         args = finetune.training_arguments(
-            cfg, output_dir=str(out / "b"), max_steps=-1, num_train_epochs=1, eval_strategy="no", eval_steps=None,
-            logging_strategy="no", disable_tqdm=True,
+            cfg,
+            output_dir=str(out / "b"),
+            max_steps=-1,
+            num_train_epochs=1,
+            eval_strategy="no",
+            eval_steps=None,
+            logging_strategy="no",
+            disable_tqdm=True,
         )
     model = get_peft_model(model, lora)
-    trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_list(features), data_collator=collator)
+    trainer = Trainer(
+        model=model, args=args, train_dataset=Dataset.from_list(features), data_collator=collator
+    )
     release_freed_memory()
     reset_peak_rss()
     start = time.perf_counter()
@@ -149,35 +169,62 @@ def generation(model_name: str, adapter: Path, records: list[dict], batch_size: 
     plain = []
     with torch.inference_mode():
         for messages in prompts:
-            ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-            out = model.generate(**ids, do_sample=False, max_new_tokens=max_new, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id)
-            plain.append(tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip())
+            ids = tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )
+            out = model.generate(
+                **ids,
+                do_sample=False,
+                max_new_tokens=max_new,
+                eos_token_id=eos,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+            plain.append(
+                tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip()
+            )
     a_seconds = time.perf_counter() - start
     start = time.perf_counter()
     merged = copy.deepcopy(model).merge_and_unload().eval()
-    course = evaluate.generate(merged, tokenizer, prompts, max_new_tokens=max_new, batch_size=batch_size, progress=False)
+    course = evaluate.generate(
+        merged, tokenizer, prompts, max_new_tokens=max_new, batch_size=batch_size, progress=False
+    )
     b_seconds = time.perf_counter() - start  # the merge included
     differ = [i for i, (x, y) in enumerate(zip(plain, course, strict=True)) if x != y]
     return {
         "prompts": len(prompts),
         "max_new_tokens": max_new,
         "a": {"setup": "(a) model.generate per prompt, unmerged adapter", "seconds": round(a_seconds, 2)},
-        "b": {"setup": f"(b) merged copy + evaluate.generate, batches of {batch_size}", "seconds": round(b_seconds, 2)},
+        "b": {
+            "setup": f"(b) merged copy + evaluate.generate, batches of {batch_size}",
+            "seconds": round(b_seconds, 2),
+        },
         "ratio": round(a_seconds / b_seconds, 3),
         "outputs_identical": not differ,
         "differing_prompts": differ,
-        "exact_match": evaluate.score_extraction(course, [data.target_text(r) for r in records])["exact_match"],
+        "exact_match": evaluate.score_extraction(course, [data.target_text(r) for r in records])[
+            "exact_match"
+        ],
     }
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="embedded:SmolLM2-135M-Instruct")
-    parser.add_argument("--examples", type=int, default=48, help="training examples (one epoch in each setup)")
+    parser.add_argument(
+        "--examples", type=int, default=48, help="training examples (one epoch in each setup)"
+    )
     parser.add_argument("--max_length", type=int, default=256, help="the fixed length of the naive setup")
     parser.add_argument("--prompts", type=int, default=64, help="test prompts for the generation part")
-    parser.add_argument("--batch_size", type=int, default=32, help="generation batch of the course path (notebook 05's)")
-    parser.add_argument("--adapter", default=None, help="adapter folder for generation; default <artifacts>/adapter (rebuilt if missing)")
+    parser.add_argument(
+        "--batch_size", type=int, default=32, help="generation batch of the course path (notebook 05's)"
+    )
+    parser.add_argument(
+        "--adapter",
+        default=None,
+        help="adapter folder for generation; default <artifacts>/adapter (rebuilt if missing)",
+    )
     parser.add_argument("--data_dir", default=str(env.ROOT / "data" / "extraction"))
     parser.add_argument("--out", default=str(env.ROOT / "runs" / "bench"))
     ns = parser.parse_args(argv)
@@ -187,31 +234,55 @@ def main(argv: list[str] | None = None) -> dict:
     peaks = {"fp32": matmul_peak(torch.float32)}
     if fast_bf16:
         peaks["bf16"] = matmul_peak(torch.bfloat16)
-    print(f"torch threads {torch.get_num_threads()} | fast bf16 here: {fast_bf16} | matmul peak: "
-          + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in peaks.items()))
+    print(
+        f"torch threads {torch.get_num_threads()} | fast bf16 here: {fast_bf16} | matmul peak: "
+        + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in peaks.items())
+    )
 
     _, tokenizer = load_model_for_training(ns.model)
     splits = data.load_splits(ns.data_dir)
     features, report = data.tokenize_records(splits["train"][: ns.examples], tokenizer, ns.max_length)
-    print(f"training: {len(features)} examples, {sum(len(f['input_ids']) for f in features)} real tokens, longest {report['max_tokens']}")
+    print(
+        f"training: {len(features)} examples, {sum(len(f['input_ids']) for f in features)} real tokens, longest {report['max_tokens']}"
+    )
     scratch = env.artifacts_dir() / "bench"
     train = {
-        "a": train_setup("(a) seed recipe", model_name=ns.model, features=features, naive=True, max_length=ns.max_length, out=scratch),
-        "b": train_setup("(b) course default", model_name=ns.model, features=features, naive=False, max_length=ns.max_length, out=scratch),
+        "a": train_setup(
+            "(a) seed recipe",
+            model_name=ns.model,
+            features=features,
+            naive=True,
+            max_length=ns.max_length,
+            out=scratch,
+        ),
+        "b": train_setup(
+            "(b) course default",
+            model_name=ns.model,
+            features=features,
+            naive=False,
+            max_length=ns.max_length,
+            out=scratch,
+        ),
     }
     for r in train.values():
         r["share_of_peak"] = round(r["flops_per_s"] / peaks["fp32"], 3)
         if "bf16" in peaks:
             r["share_of_bf16_peak"] = round(r["flops_per_s"] / peaks["bf16"], 3)
     train["ratio"] = round(train["b"]["useful_tokens_per_s"] / train["a"]["useful_tokens_per_s"], 3)
-    print(f"\n{'training':22s} {'batch':>6s} {'wall s':>7s} {'useful tok/s':>12s} {'useful share':>12s} {'peak RSS MB':>11s} {'GFLOP/s':>8s} {'of fp32 peak':>12s}")
+    print(
+        f"\n{'training':22s} {'batch':>6s} {'wall s':>7s} {'useful tok/s':>12s} {'useful share':>12s} {'peak RSS MB':>11s} {'GFLOP/s':>8s} {'of fp32 peak':>12s}"
+    )
     for key in ("a", "b"):
         r = train[key]
-        print(f"{r['setup']:22s} {r['batch']:>6s} {r['seconds']:7.1f} {r['useful_tokens_per_s']:12.1f} "
-              f"{r['useful_tokens'] / r['computed_positions']:12.0%} {r['peak_rss_mb']:11.0f} {r['flops_per_s'] / 1e9:8.1f} {r['share_of_peak']:12.0%}")
+        print(
+            f"{r['setup']:22s} {r['batch']:>6s} {r['seconds']:7.1f} {r['useful_tokens_per_s']:12.1f} "
+            f"{r['useful_tokens'] / r['computed_positions']:12.0%} {r['peak_rss_mb']:11.0f} {r['flops_per_s'] / 1e9:8.1f} {r['share_of_peak']:12.0%}"
+        )
     print(f"useful tokens per second, (b) / (a): train.ratio = {train['ratio']:.2f}x")
 
-    adapter = finetune.ensure_adapter(Path(ns.adapter) if ns.adapter else env.artifacts_dir() / "adapter", model=ns.model)
+    adapter = finetune.ensure_adapter(
+        Path(ns.adapter) if ns.adapter else env.artifacts_dir() / "adapter", model=ns.model
+    )
     gen = generation(ns.model, adapter, splits["test"][: ns.prompts], ns.batch_size)
     print(f"\ngeneration, {gen['prompts']} test prompts, greedy, up to {gen['max_new_tokens']} new tokens:")
     for key in ("a", "b"):
@@ -233,7 +304,9 @@ def main(argv: list[str] | None = None) -> dict:
     (out / time.strftime("bench-%Y%m%dT%H%M%SZ.json", time.gmtime())).write_text(text, encoding="utf-8")
     print(f"\nwrote {out / 'latest.json'}")
     if not gen["outputs_identical"]:
-        raise SystemExit(f"generation (a) and (b) gave different answers on prompts {gen['differing_prompts']}")
+        raise SystemExit(
+            f"generation (a) and (b) gave different answers on prompts {gen['differing_prompts']}"
+        )
     return result
 
 

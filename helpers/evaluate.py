@@ -342,7 +342,9 @@ def perplexity(
             "No features to score. Fix: tokenize some records first (helpers.data.tokenize_records)."
         )
     # logits only at the positions whose next token is scored: the same NLL, a fraction of the output head's work
-    collate = collator or ChatCollator(SimpleNamespace(pad_token_id=0, eos_token_id=None), only_learned_logits=True)
+    collate = collator or ChatCollator(
+        SimpleNamespace(pad_token_id=0, eos_token_id=None), only_learned_logits=True
+    )
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -357,7 +359,9 @@ def perplexity(
                 logits = model(input_ids=input_ids, attention_mask=mask, logits_to_keep=keep).logits.float()
                 targets = batch["shift_labels"].to(device)  # (batch, kept)
             else:  # position t predicts token t+1: shift, then score only the trained positions
-                logits = model(input_ids=input_ids, attention_mask=mask).logits[:, :-1].float()  # (batch, seq-1, vocab)
+                logits = (
+                    model(input_ids=input_ids, attention_mask=mask).logits[:, :-1].float()
+                )  # (batch, seq-1, vocab)
                 targets = batch["labels"].to(device)[:, 1:]  # (batch, seq-1)
             nll = torch.nn.functional.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100, reduction="sum"

@@ -481,7 +481,12 @@ def test_only_learned_logits_gives_the_loss_and_gradients_of_every_position(arch
         model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
     )
     recs = [
-        {"messages": [{"role": "user", "content": "one " * n}, {"role": "assistant", "content": "two " * (n % 5 + 1)}]}
+        {
+            "messages": [
+                {"role": "user", "content": "one " * n},
+                {"role": "assistant", "content": "two " * (n % 5 + 1)},
+            ]
+        }
         for n in (3, 9, 14)
     ]
     feats = [D.tokenize_chat(r, tok, 256) for r in recs]

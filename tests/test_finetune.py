@@ -194,7 +194,9 @@ def test_notebook_04_runs_the_scripts_recipe(tmp_path: Path) -> None:
             for node in tree.body:
                 if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
                     before = tree.body[: tree.body.index(node)]  # the cell's imports and assignments up to it
-                    keep = [n for n in before if isinstance(n, ast.Import | ast.ImportFrom | ast.Assign)] + [node]
+                    keep = [n for n in before if isinstance(n, ast.Import | ast.ImportFrom | ast.Assign)] + [
+                        node
+                    ]
                     exec(compile(ast.Module(body=keep, type_ignores=[]), "04_training", "exec"), ns)  # noqa: S102
                     return ns[name]
         raise AssertionError(f"notebook 04 assigns no {name!r}")
@@ -203,15 +205,36 @@ def test_notebook_04_runs_the_scripts_recipe(tmp_path: Path) -> None:
     cfg = FinetuneConfig(max_eval_examples=ns["N_VAL"])
     nb_args, script_args = assigned("args"), training_arguments(cfg)
     fields = [
-        "max_steps", "per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps",
-        "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay", "max_grad_norm", "bf16",
-        "train_sampling_strategy", "eval_steps", "logging_steps", "seed", "eval_strategy", "prediction_loss_only",
+        "max_steps",
+        "per_device_train_batch_size",
+        "per_device_eval_batch_size",
+        "gradient_accumulation_steps",
+        "learning_rate",
+        "lr_scheduler_type",
+        "warmup_steps",
+        "weight_decay",
+        "max_grad_norm",
+        "bf16",
+        "train_sampling_strategy",
+        "eval_steps",
+        "logging_steps",
+        "seed",
+        "eval_strategy",
+        "prediction_loss_only",
     ]
-    differ = {f: (getattr(nb_args, f), getattr(script_args, f)) for f in fields if getattr(nb_args, f) != getattr(script_args, f)}
+    differ = {
+        f: (getattr(nb_args, f), getattr(script_args, f))
+        for f in fields
+        if getattr(nb_args, f) != getattr(script_args, f)
+    }
     assert not differ, f"notebook 04 vs training_arguments(FinetuneConfig()): {differ}"
     nb_lora, script_lora = assigned("lora_config"), lora_config(cfg)
     for f in ("r", "lora_alpha", "lora_dropout", "target_modules", "bias", "task_type"):
-        assert getattr(nb_lora, f) == getattr(script_lora, f), (f, getattr(nb_lora, f), getattr(script_lora, f))
+        assert getattr(nb_lora, f) == getattr(script_lora, f), (
+            f,
+            getattr(nb_lora, f),
+            getattr(script_lora, f),
+        )
     collator = assigned("collator")
     assert collator.only_learned_logits == cfg.only_learned_logits
     assert ns["N_VAL"] == FinetuneConfig().max_eval_examples

@@ -93,6 +93,11 @@ def _lab_copy(tmp: Path) -> Path:
 @pytest.fixture(scope="module")
 def lab() -> Iterator[dict]:
     """JupyterLab on 127.0.0.1 with a token, in its own process group; its kernels are found and stopped too."""
+    from helpers import env as lora_env
+    from helpers import finetune
+
+    # 05 scores an adapter: build the smoke one now (a few steps, conftest sets smoke mode), not inside Run All
+    finetune.ensure_adapter(lora_env.artifacts_dir() / "adapter")
     tmp = Path(tempfile.mkdtemp(prefix="lora-lab-ui-"))
     root = _lab_copy(tmp)
     settings = tmp / "settings" / "@jupyterlab" / "notebook-extension"
