@@ -88,3 +88,22 @@ def test_package_data_files_are_declared():
     assert data_files and set(data_files) <= set(declared), (
         f"helpers/ holds {data_files}, pyproject declares {declared}"
     )
+
+
+def test_readme_layout_names_every_folder_of_the_tree() -> None:
+    """The README's Layout block lists exactly the repository's top-level folders (as git tracks them)."""
+    import re
+    import subprocess
+
+    from helpers.env import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Layout", 1)[1].split("```")[1]
+    listed = {m.group(1) for m in re.finditer(r"^(\.?[\w-]+)/", block, re.M)}
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    folders = {path.split("/", 1)[0] for path in tracked if "/" in path}
+    assert listed == folders, (
+        f"README Layout lists {sorted(listed - folders)} not in the tree; misses {sorted(folders - listed)}"
+    )
