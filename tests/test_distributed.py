@@ -1,4 +1,9 @@
-"""2-process DDP on CPU (gloo) with the real training CLI: both ranks train, stay identical, rank 0's adapter loads."""
+"""2-process DDP on CPU (gloo) with the real training CLI: both ranks train, stay identical, rank 0's adapter loads.
+
+Launched here with torchrun. ``accelerate launch --config_file configs/accelerate/cpu_ddp.yaml`` launches the same
+run, on the same tiny model, in notebook 07's smoke run, whose checks (tests/nb_checks/nb_07_scaling_up.py) ask the
+same of it: one job of two ranks, each on its half of the data, identical adapters, one that loads.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from helpers.env import ROOT
 
 STEPS = 3
@@ -19,7 +22,7 @@ N_TRAIN = 32
 WORLD = 2
 
 
-def _run(launcher: str, tmp_path: Path, model: str) -> tuple[subprocess.CompletedProcess, Path, Path]:
+def _run(tmp_path: Path, model: str) -> tuple[subprocess.CompletedProcess, Path, Path]:
     out, ranks = tmp_path / "adapter", tmp_path / "ranks"
     train_args = [
         "-m", "helpers.finetune", "--config", "configs/train_cpu.yaml", "--model", model,
@@ -28,31 +31,24 @@ def _run(launcher: str, tmp_path: Path, model: str) -> tuple[subprocess.Complete
         "--max_train_examples", str(N_TRAIN), "--max_eval_examples", "4", "--eval_steps", "0",
         "--logging_steps", "1", "--disable_tqdm", "true", "--output_dir", str(out),
     ]  # fmt: skip
-    if launcher == "accelerate":
-        cmd = [
-            sys.executable, "-m", "accelerate.commands.accelerate_cli", "launch",
-            "--config_file", "configs/accelerate/cpu_ddp.yaml", "--main_process_port", "0", *train_args,
-        ]  # fmt: skip
-    else:
-        cmd = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            f"--nproc_per_node={WORLD}",
-            *train_args,
-        ]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={WORLD}",
+        *train_args,
+    ]
     env = {**os.environ, "LORA_LAB_RANK_REPORT": str(ranks), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (
-        f"{launcher} run failed (exit {proc.returncode}):\n{(proc.stdout + proc.stderr)[-6000:]}"
+        f"torchrun run failed (exit {proc.returncode}):\n{(proc.stdout + proc.stderr)[-6000:]}"
     )
     return proc, out, ranks
 
 
-@pytest.mark.parametrize("launcher", ["accelerate", pytest.param("torchrun", marks=pytest.mark.slow)])
 def test_two_process_ddp_trains_in_sync_and_saves_a_loadable_adapter(
-    launcher: str, tmp_path: Path, tiny_qwen2_dir: str
+    tmp_path: Path, tiny_qwen2_dir: str
 ) -> None:
     import torch
     from peft import PeftModel
@@ -60,7 +56,7 @@ def test_two_process_ddp_trains_in_sync_and_saves_a_loadable_adapter(
     from helpers.finetune import adapter_fingerprint
     from helpers.models import load_model
 
-    _, out, ranks = _run(launcher, tmp_path, tiny_qwen2_dir)
+    _, out, ranks = _run(tmp_path, tiny_qwen2_dir)
     reports = sorted((json.loads(p.read_text()) for p in ranks.glob("rank*.json")), key=lambda r: r["rank"])
 
     # both ranks ran, inside ONE distributed job (two independent single-process runs with the same seed

@@ -75,7 +75,7 @@ def _run_section(cells: list[str], *, live: bool) -> tuple[list[str], dict]:
 
 
 def test_section_8_skips_with_one_line_when_switched_off():
-    """QLORA_LIVE = False (the parameters cell; nbval sets it through LORA_LAB_QLORA_LIVE=0): one line, no work."""
+    """QLORA_LIVE = False (the parameters cell, or LORA_LAB_QLORA_LIVE=0): one line, no work."""
     lines, namespace = _run_section(_section_cells(), live=False)
     assert lines == ["Section 8 skipped: QLORA_LIVE is False in the parameters cell"], lines
     assert namespace["QLORA_SKIPPED"] is True
