@@ -384,7 +384,7 @@ def _last(history: list[dict[str, Any]], key: str) -> float | None:
     return float(values[-1]) if values else None
 
 
-#: Set to a folder to make every process write ``rank<N>.json`` (what it trained) at the end of train().
+#: Set to a folder to make every process of the CLI (``main``) write ``rank<N>.json``: what it trained (DDP checks).
 RANK_REPORT_ENV = "LORA_LAB_RANK_REPORT"
 
 
@@ -400,7 +400,7 @@ def adapter_fingerprint(model) -> str:
     return digest.hexdigest()
 
 
-def _rank_report(folder: str, n_train: int):
+def _rank_report(folder: str):
     """A callback that writes this process's rank, world size, data shard and adapter fingerprint (DDP checks)."""
     from transformers import TrainerCallback
 
@@ -413,7 +413,7 @@ def _rank_report(folder: str, n_train: int):
                 "world_size": args.world_size,
                 "backend": dist.get_backend() if dist.is_available() and dist.is_initialized() else None,
                 "device": str(args.device),
-                "n_train": n_train,
+                "n_train": len(train_dataloader.dataset) if train_dataloader is not None else None,
                 "batches_per_epoch": len(train_dataloader) if train_dataloader is not None else None,
                 "start_fingerprint": adapter_fingerprint(model),
             }
@@ -472,8 +472,6 @@ def train(
             f"{total:,} params | {len(train_ds)} train / {len(val_ds) if val_ds else 0} val examples | "
             f"compute {'bf16 autocast' if args.bf16 else 'fp32'} on {env.pick_device()}"
         )
-    if os.environ.get(RANK_REPORT_ENV):  # DDP checks (tests/test_distributed.py, notebook 07)
-        callbacks = [*(callbacks or []), _rank_report(os.environ[RANK_REPORT_ENV], len(train_ds))]
     trainer = Trainer(
         model=model,
         args=args,
@@ -633,7 +631,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     Works under ``accelerate launch`` and ``torchrun`` (the Trainer picks up the distributed setup).
     """
     cfg = config_from_args(argv)
-    metrics = train(cfg)
+    folder = os.environ.get(RANK_REPORT_ENV)  # DDP checks (tests/test_distributed.py, notebook 07)
+    metrics = train(cfg, callbacks=[_rank_report(folder)] if folder else None)
     if int(os.environ.get("RANK", "0")) == 0:
         print(
             json.dumps(
