@@ -246,23 +246,10 @@ def main(argv: list[str] | None = None) -> dict:
         f"training: {len(features)} examples, {sum(len(f['input_ids']) for f in features)} real tokens, longest {report['max_tokens']}"
     )
     scratch = env.artifacts_dir() / "bench"
+    common = dict(model_name=ns.model, features=features, max_length=ns.max_length, out=scratch)
     train = {
-        "a": train_setup(
-            "(a) seed recipe",
-            model_name=ns.model,
-            features=features,
-            naive=True,
-            max_length=ns.max_length,
-            out=scratch,
-        ),
-        "b": train_setup(
-            "(b) course default",
-            model_name=ns.model,
-            features=features,
-            naive=False,
-            max_length=ns.max_length,
-            out=scratch,
-        ),
+        "a": train_setup("(a) seed recipe", naive=True, **common),
+        "b": train_setup("(b) course default", naive=False, **common),
     }
     for r in train.values():
         r["share_of_peak"] = round(r["flops_per_s"] / peaks["fp32"], 3)
