@@ -164,7 +164,7 @@ def generation(model_name: str, adapter: Path, records: list[dict], batch_size: 
     model = PeftModel.from_pretrained(base, adapter).eval()
     prompts = [data.prompt_messages(r) for r in records]
     max_new = evaluate.max_new_tokens_for(tokenizer, [data.target_text(r) for r in records])
-    eos = [i for i in {model.generation_config.eos_token_id, tokenizer.eos_token_id} if i is not None]
+    eos = evaluate._eos_ids(model, tokenizer)  # every end-of-turn id (Qwen lists two)
     start = time.perf_counter()
     plain = []
     with torch.inference_mode():
