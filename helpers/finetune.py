@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -19,9 +18,6 @@ import torch
 from helpers import env
 from helpers.adapters import adapter_is_complete  # notebooks 04-06 call it as finetune.adapter_is_complete
 from helpers.models import DEFAULT_MODEL, load_model
-
-#: Training summary written next to the adapter by train() (config, metrics); informational.
-ADAPTER_MARKER = "lora_lab_adapter.json"
 
 
 @dataclass
@@ -47,7 +43,8 @@ class FinetuneConfig:
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.0  # > 0 also stores a dropped-out copy of every adapted layer's input
-    target_modules: str | list[str] = "all-linear"
+    # "all-linear", or module names (a YAML list, or q_proj,v_proj); a factory, as HfArgumentParser wants for a list
+    target_modules: str | list[str] = dataclasses.field(default_factory=lambda: "all-linear")
     # the output head computes its 49,152-wide logits only where a label is learned (data.ChatCollator)
     only_learned_logits: bool = True
     max_length: int = 256
@@ -131,9 +128,10 @@ def lora_config(cfg: FinetuneConfig):
     """The ``peft.LoraConfig`` for ``cfg`` (causal LM, no bias)."""
     from peft import LoraConfig
 
-    targets = cfg.target_modules
-    if isinstance(targets, str) and targets != "all-linear":
-        targets = [t.strip() for t in targets.split(",") if t.strip()]
+    names = [cfg.target_modules] if isinstance(cfg.target_modules, str) else list(cfg.target_modules)
+    targets = [t.strip() for name in names for t in name.split(",") if t.strip()]
+    if targets == ["all-linear"]:
+        targets = "all-linear"  # peft's shorthand: every linear layer but the output head
     return LoraConfig(
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,
@@ -518,10 +516,8 @@ def train(
         "log_history": history,
     }
     if trainer.is_world_process_zero():
-        # Keep log_history: notebook 05 plots the loss curves of the run that made the adapter.
-        summary = {k: v for k, v in metrics.items() if k != "adapter_dir"}
-        summary["config"] = dataclasses.asdict(cfg)
-        (out_dir / ADAPTER_MARKER).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+        # The run's one history file, beside the adapter (as notebook 04 saves it): notebook 05 plots its losses.
+        trainer.state.save_to_json(str(out_dir / "trainer_state.json"))
     if verbose:
         print(
             f"{metrics['global_step']} steps in {seconds:.0f} s | train loss {metrics['final_train_loss']} | "
@@ -584,45 +580,21 @@ def _show(path: Path) -> str:
 # --- command line -------------------------------------------------------------------------------
 
 
-def _parse_value(text: str, annotation: Any) -> Any:
-    kind = str(annotation)
-    if text.lower() in {"none", "null"} and "None" in kind:
-        return None
-    if "bool" in kind:
-        if text.lower() in {"1", "true", "yes", "on"}:
-            return True
-        if text.lower() in {"0", "false", "no", "off"}:
-            return False
-        raise ValueError(f"Expected a boolean, got {text!r}")
-    if "int" in kind:
-        return int(text)
-    if "float" in kind:
-        return float(text)
-    return text
-
-
 def config_from_args(argv: list[str] | None = None) -> FinetuneConfig:
-    """Build a :class:`FinetuneConfig` from ``--config file.yaml`` plus ``--field value`` overrides."""
-    fields = {f.name: f for f in dataclasses.fields(FinetuneConfig)}
-    parser = argparse.ArgumentParser(prog="python -m helpers.finetune", description=__doc__)
-    parser.add_argument("--config", help="YAML file whose keys are FinetuneConfig fields")
-    for name, f in fields.items():
-        parser.add_argument(f"--{name}", dest=name, default=None, help=f"(default {f.default!r})")
-    ns = parser.parse_args(argv)
-    values: dict[str, Any] = {}
-    if ns.config:
-        import yaml
+    """Build a :class:`FinetuneConfig` from ``--config file.yaml`` plus ``--field value`` overrides.
 
-        loaded = yaml.safe_load(Path(ns.config).read_text(encoding="utf-8")) or {}
-        unknown = sorted(set(loaded) - set(fields))
-        if unknown:
-            raise ValueError(f"Unknown keys {unknown} in {ns.config}; valid keys: {sorted(fields)}")
-        values.update(loaded)
-    for name, f in fields.items():
-        raw = getattr(ns, name)
-        if raw is not None:
-            values[name] = _parse_value(raw, f.type)
-    return FinetuneConfig(**values)
+    TRL's parser (``transformers.HfArgumentParser`` with a ``--config`` YAML file) does the work: the YAML
+    sets the defaults, the command line overrides them, and an unknown key in either is an error. A ``null``
+    (None) is set in the YAML; ``--target_modules`` takes names (``q_proj v_proj`` or ``q_proj,v_proj``).
+    """
+    from trl import TrlParser
+
+    try:
+        (cfg,) = TrlParser(FinetuneConfig, prog="python -m helpers.finetune").parse_args_and_config(argv)
+    except ValueError as err:  # an unknown key (a typo): list the valid ones
+        valid = ", ".join(f.name for f in dataclasses.fields(FinetuneConfig))
+        raise ValueError(f"{err}\nThe valid keys are FinetuneConfig's fields: {valid}.") from None
+    return cfg
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -73,6 +73,15 @@ def test_resume_matches_uninterrupted_run(tmp_path: Path, tiny_qwen2_dir: str) -
     for step, loss in losses(full).items():
         assert losses(resumed)[step] == pytest.approx(loss, abs=1e-4)
 
+    # one history file beside the adapter, the Trainer's own, holding the whole (resumed) run
+    saved = json.loads((Path(resumed["adapter_dir"]) / "trainer_state.json").read_text())
+    assert saved["global_step"] == 6 and saved["log_history"] == resumed["log_history"]
+    assert sorted(
+        p.name
+        for p in Path(resumed["adapter_dir"]).glob("*.json")
+        if "state" in p.name or "lora_lab" in p.name
+    ) == ["trainer_state.json"]
+
 
 def test_resume_last_without_checkpoints_says_how_to_fix(tmp_path: Path, tiny_qwen2_dir: str) -> None:
     cfg = tiny_cfg(tmp_path, "never_saved", tiny_qwen2_dir, resume_from_checkpoint="last")
@@ -106,8 +115,14 @@ def test_cli_yaml_and_overrides(tmp_path: Path, tiny_llama_dir: str) -> None:
     )
     cfg = ft.config_from_args(["--config", str(yaml_file), "--max_steps", "2", "--bf16", "false"])
     assert (cfg.model, cfg.max_steps, cfg.lora_r, cfg.bf16) == (tiny_llama_dir, 2, 4, False)
-    assert ft.config_from_args(["--max_train_examples", "none"]).max_train_examples is None
-    with pytest.raises(ValueError, match="Unknown keys"):
+    assert ft.config_from_args([]) == ft.FinetuneConfig()  # every default survives the parser (list fields too)
+    nulls = tmp_path / "nulls.yaml"
+    nulls.write_text("max_train_examples: null\nmax_eval_examples: null\n")
+    cfg = ft.config_from_args(["--config", str(nulls), "--target_modules", "q_proj,v_proj"])
+    assert (cfg.max_train_examples, cfg.max_eval_examples) == (None, None)
+    assert ft.lora_config(cfg).target_modules == {"q_proj", "v_proj"}
+    assert ft.lora_config(ft.FinetuneConfig()).target_modules == "all-linear"
+    with pytest.raises(ValueError, match=r"Unknown arguments .*max_stepz(.|\n)*valid keys"):
         bad = tmp_path / "bad.yaml"
         bad.write_text("max_stepz: 3\n")
         ft.config_from_args(["--config", str(bad)])
