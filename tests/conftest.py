@@ -6,6 +6,34 @@ from pathlib import Path
 
 import pytest
 
+#: The longest tests (seconds on a 2-core CPU), started first so that two xdist workers finish together.
+LONGEST_FIRST = (
+    "test_notebook_smoke[04",
+    "test_notebook_smoke[05",
+    "test_ui.py",
+    "test_notebook_smoke[06",
+    "test_notebook_smoke[07",
+    "test_models.py",
+    "test_notebook_smoke",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With xdist workers (make test), convert the embedded GGUF once before they start: they share the cache."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        from helpers import models
+
+        models.embedded_model_path()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the long tests first (longest-processing-time order); the rest keep their order."""
+
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, key in enumerate(LONGEST_FIRST) if key in item.nodeid), len(LONGEST_FIRST))
+
+    items.sort(key=rank)
+
 
 def save_tiny_model(arch: str, folder: Path, *, seed: int = 0) -> str:
     """Save :func:`helpers.models.tiny_model` ``(arch, seed)`` and its tokenizer into ``folder``; return its path."""

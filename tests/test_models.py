@@ -16,6 +16,9 @@ EMBEDDED_PARAMS = models.ARCHITECTURES[models.EMBEDDED_HUB_ID]["published_params
 
 PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
 
+#: One worker runs this module (make test: pytest-xdist --dist loadgroup): its fixtures convert the GGUF once.
+pytestmark = pytest.mark.xdist_group("embedded-gguf")
+
 
 @pytest.fixture(scope="module")
 def fresh_cache(tmp_path_factory):
