@@ -115,9 +115,8 @@ def test_cli_yaml_and_overrides(tmp_path: Path, tiny_llama_dir: str) -> None:
     )
     cfg = ft.config_from_args(["--config", str(yaml_file), "--max_steps", "2", "--bf16", "false"])
     assert (cfg.model, cfg.max_steps, cfg.lora_r, cfg.bf16) == (tiny_llama_dir, 2, 4, False)
-    assert (
-        ft.config_from_args([]) == ft.FinetuneConfig()
-    )  # every default survives the parser (list fields too)
+    # every default survives the parser (list-typed fields too)
+    assert ft.config_from_args([]) == ft.FinetuneConfig()
     nulls = tmp_path / "nulls.yaml"
     nulls.write_text("max_train_examples: null\nmax_eval_examples: null\n")
     cfg = ft.config_from_args(["--config", str(nulls), "--target_modules", "q_proj,v_proj"])

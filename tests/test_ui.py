@@ -38,9 +38,8 @@ RUN_ALL = "Run All Cells"  # the Run menu's item
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\w+(Error|Exception)\b.*Traceback", re.M)
 
 pytestmark = [
-    pytest.mark.xdist_group(
-        "ui"
-    ),  # one JupyterLab and one Chromium, on one worker (make test: --dist loadgroup)
+    # one JupyterLab and one Chromium, on one worker (make test: --dist loadgroup)
+    pytest.mark.xdist_group("ui"),
     pytest.mark.slow,
     pytest.mark.skipif(
         not CHROMIUM.is_file(),
