@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 
-#: The longest tests (seconds on a 2-core CPU), started first so that two xdist workers finish together.
+#: The longest tests, in about that order, started first so that two xdist workers finish together.
 LONGEST_FIRST = (
     "test_notebook_smoke[04",
-    "test_notebook_smoke[05",
-    "test_ui.py",
-    "test_notebook_smoke[06",
+    "test_ui.py",  # 00, 02 and 05 in JupyterLab (IN_BROWSER of tests/smoke.py), on one worker
     "test_notebook_smoke[07",
+    "test_notebook_smoke[06",
     "test_models.py",
     "test_notebook_smoke",
 )

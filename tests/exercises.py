@@ -1,6 +1,6 @@
 """Find a notebook's exercises (the cells tagged exercise / solution / check) and probe them in a live kernel.
 
-The probe is one code cell that tests/test_notebooks.py appends to a copy of the notebook before its smoke run.
+The probe is one code cell that tests/smoke.py appends to a copy of the notebook before its smoke run.
 In that kernel it runs every exercise three ways, as a learner would meet it:
 unanswered (the check must say "not answered yet" and not raise), with each wrong answer from the exercise cell's
 ``metadata.lora_lab.wrong`` (the check must raise AssertionError), and solved (``SOLUTIONS = True``, then the

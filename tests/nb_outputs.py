@@ -1,7 +1,7 @@
 """The committed outputs of cells marked ``# NBVAL_CHECK_OUTPUT``, compared with a smoke run's, as nbval does.
 
-tests/test_notebooks.py executes each notebook once (papermill, SMOKE=True) and compares its marked cells with the
-committed ones here, with the rules of ``pytest --nbval-lax`` (nbval 0.11, ``nbval/plugin.py``), which ran the
+tests/smoke.py checks each notebook's one smoke execution (papermill, or JupyterLab for three notebooks) and
+compares its marked cells with the committed ones here, with the rules of ``pytest --nbval-lax`` (nbval 0.11, ``nbval/plugin.py``), which ran the
 notebooks a second time before:
 
 - a cell is compared when a line of its source is a whole-line comment ``# NBVAL_CHECK_OUTPUT`` (or it carries the

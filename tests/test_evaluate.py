@@ -306,4 +306,4 @@ def test_perplexity_matches_the_model_loss_and_ignores_padding() -> None:
 
 
 # Notebook 05 with no adapter (it trains one, says so, and scores it) is checked by its smoke run, which gets an
-# empty artifacts folder: tests/test_notebooks.py, FRESH_ARTIFACTS.
+# empty artifacts folder: tests/smoke.py, FRESH_ARTIFACTS.

@@ -1,6 +1,6 @@
 """Every notebook's exercises follow the one pattern (README, "Notebook output policy"), and `check` really checks.
 
-Executing them three ways (unanswered, wrong, solved) happens in tests/test_notebooks.py, inside each smoke run.
+Executing them three ways (unanswered, wrong, solved) happens in tests/smoke.py's checks, inside each smoke run.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 The test starts JupyterLab on 127.0.0.1 with a token over a copy of the repository, in smoke mode (conftest.py's
 environment), opens 00, 02 and 05 and checks that no cell shows an error, that the progress bars finish, that
 each explorer answers a click with the value ``helpers`` computes, and that a second Run All in the same kernel
-passes too. Screenshots go to ``runs/ui/``. JupyterLab, its kernels and Chromium are stopped at the end, even
+passes too. This Run All is these notebooks' one smoke execution per `make test`: the notebook is saved from
+the page and gets the checks tests/test_notebooks.py gives the others (tests/smoke.py: recorded results,
+exercises, NBVAL_CHECK_OUTPUT cells), and 05 starts with an empty artifacts folder, so it rebuilds the adapter. Screenshots go to ``runs/ui/``. JupyterLab, its kernels and Chromium are stopped at the end, even
 when a check fails, and the test checks that none of their processes is left.
 """
 
@@ -30,8 +32,8 @@ import pytest
 from playwright.sync_api import expect
 
 from helpers.env import HEADLESS_ENV, ROOT
+from tests.smoke import CHROMIUM, IN_BROWSER, check_smoke_run, write_probed
 
-CHROMIUM = Path(os.environ.get("LORA_LAB_CHROMIUM", "/usr/bin/chromium"))
 SHOTS = ROOT / "runs" / "ui"
 RUN_ALL = "Run All Cells"  # the Run menu's item
 #: An error output as JupyterLab renders it (the traceback's header line).
@@ -89,19 +91,22 @@ def _lab_copy(tmp: Path) -> Path:
     shutil.copytree(
         ROOT / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints")
     )
+    for stem in IN_BROWSER:  # with the exercise probe appended, as for a papermill smoke run
+        write_probed(ROOT / "notebooks" / f"{stem}.ipynb", root / "notebooks" / f"{stem}.ipynb")
     return root
 
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[dict]:
     """JupyterLab on 127.0.0.1 with a token, in its own process group; its kernels are found and stopped too."""
-    from helpers import env as lora_env
-    from helpers import finetune
-
-    # 05 scores an adapter: build the smoke one now (a few steps, conftest sets smoke mode), not inside Run All
-    finetune.ensure_adapter(lora_env.artifacts_dir() / "adapter")
     tmp = Path(tempfile.mkdtemp(prefix="lora-lab-ui-"))
     root = _lab_copy(tmp)
+    artifacts, run_dir = (
+        tmp / "artifacts",
+        tmp / "run",
+    )  # empty: 05 rebuilds the adapter it scores, and says so
+    artifacts.mkdir()
+    run_dir.mkdir()
     settings = tmp / "settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
     # Every cell stays in the page (no windowing), so the checks see the whole notebook.
@@ -117,6 +122,8 @@ def lab() -> Iterator[dict]:
         JUPYTER_CONFIG_DIR=str(tmp / "config"),
         JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"),
         IPYTHONDIR=str(tmp / "ipython"),
+        LORA_LAB_ARTIFACTS=str(artifacts),
+        LORA_LAB_RUN_DIR=str(run_dir),
     )
     log = (tmp / "lab.log").open("w")
     cmd = [
@@ -140,6 +147,8 @@ def lab() -> Iterator[dict]:
         "seen": seen,
         "server": server,
         "log": tmp / "lab.log",
+        "artifacts": artifacts,
+        "run_dir": run_dir,
     }
     try:
         deadline = time.monotonic() + 60
@@ -290,6 +299,22 @@ def check_clean_run(page, name: str) -> None:
     assert not stuck, f"{name}: progress bars stuck before their total: {stuck}"
 
 
+def save_and_check(page, lab: dict, stem: str) -> None:
+    """Save the notebook from the page (File > Save Notebook), then give the saved run tests/smoke.py's checks."""
+    saved = lab["root"] / "notebooks" / f"{stem}.ipynb"
+    before = saved.stat().st_mtime_ns
+    page.locator(".lm-MenuBar-item", has_text="File").first.click()
+    page.locator(".lm-Menu-item:has(.lm-Menu-itemLabel:text-is('Save Notebook'))").click()
+    deadline = time.monotonic() + 60
+    while saved.stat().st_mtime_ns == before:
+        if time.monotonic() > deadline:
+            shot(page, f"{stem}-not-saved")
+            raise AssertionError(f"{stem}: File > Save Notebook did not save it in 60 s")
+        time.sleep(0.5)
+    time.sleep(1)  # the contents API writes the file in one go; let it finish before reading
+    check_smoke_run(ROOT / "notebooks" / f"{stem}.ipynb", saved, lab["run_dir"], lab["artifacts"])
+
+
 def widget_of(page, text: str):
     """The output area holding the explorer with a control labelled ``text``."""
     return page.locator(".jp-OutputArea-output .widget-vbox", has=page.get_by_text(text, exact=True)).first
@@ -312,6 +337,7 @@ def test_00_runs_twice_with_finished_bars(page, lab):
     check_clean_run(page, "00 (first Run All)")
     bars = page.locator(".jp-OutputArea .widget-hprogress + .widget-html").all_inner_texts()
     assert bars, f"00: no progress bar shown (texts seen while running: {texts})"
+    save_and_check(page, lab, "00_start_here")
     run_all(page)  # the same kernel, a second time
     check_clean_run(page, "00 (second Run All)")
     shot(page, "00-after-second-run-all")
@@ -323,6 +349,7 @@ def test_02_memory_planner_answers(page, lab):
     open_notebook(page, lab, "02_choosing_a_model.ipynb")
     run_all(page)
     check_clean_run(page, "02")
+    save_and_check(page, lab, "02_choosing_a_model")
     planner = widget_of(page, "LoRA rank")
     planner.scroll_into_view_if_needed()
     shot(planner, "02-planner-default")
@@ -355,13 +382,14 @@ def test_05_base_vs_tuned_viewer_answers(page, lab):
     from helpers.results import load
 
     open_notebook(page, lab, "05_evaluation.ipynb")
-    run_all(page, timeout_s=300)
+    run_all(page, timeout_s=420)  # it trains the smoke adapter first (its artifacts folder is empty)
     check_clean_run(page, "05")
+    save_and_check(page, lab, "05_evaluation")
     viewer = widget_of(page, "language")
     viewer.scroll_into_view_if_needed()
     shot(viewer, "05-viewer-default")
     # what the notebook recorded from helpers.evaluate's scores: test examples (and exact matches) per language
-    by_lang = load(Path(os.environ["LORA_LAB_RUN_DIR"]))["05_evaluation"]["exact_match_by_lang"]
+    by_lang = load(lab["run_dir"])["05_evaluation"]["exact_match_by_lang"]
     n_all = sum(v["tuned"]["n"] for v in by_lang.values())
     wrong = n_all - sum(v["tuned"]["k"] for v in by_lang.values())
     header = viewer.locator(".widget-html p").first
