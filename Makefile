@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml requirements/lock.txt
 run: $(STAMP)
 	$(PY) -m helpers.runner
 
-## test: unit tests, then each notebook executed once in smoke mode (papermill): its recorded results, its exercises, and its cells marked NBVAL_CHECK_OUTPUT against the committed outputs (nbval's --nbval-lax rules, tests/nb_outputs.py)
+## test: unit tests, then each notebook executed once in smoke mode (papermill; 00, 02 and 05 by the browser test, tests/smoke.py): its recorded results, its exercises, and its cells marked NBVAL_CHECK_OUTPUT against the committed outputs (nbval's --nbval-lax rules, tests/nb_outputs.py)
 # (notebooks/zh/: its code cells and outputs are the English ones, which tests/test_i18n.py checks; it runs the Chinese 00)
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup
