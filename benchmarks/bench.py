@@ -82,9 +82,21 @@ def matmul_params(model) -> tuple[int, int]:
 
 
 def train_setup(
-    name: str, *, model_name: str, features: list[dict], naive: bool, max_length: int, out: Path
+    name: str,
+    *,
+    model_name: str,
+    features: list[dict],
+    naive: bool,
+    max_length: int,
+    out: Path,
+    layers: list[int] | None = None,
+    compile_model: bool = False,
 ) -> dict:
-    """One epoch over ``features`` in setup (a) naive or (b) course default; return the measurements."""
+    """One epoch over ``features`` in setup (a) naive or (b) course default; return the measurements.
+
+    ``layers`` (peft's ``layers_to_transform``) and ``compile_model`` (the Trainer's ``torch_compile``, its
+    compile time included) vary (b) for ``--levers``.
+    """
     from datasets import Dataset
     from peft import LoraConfig, get_peft_model
     from transformers import Trainer, TrainingArguments
@@ -111,6 +123,7 @@ def train_setup(
         )
     else:
         lora = finetune.lora_config(cfg)
+        lora.layers_to_transform = layers  # None: every layer
         collator = CountingCollator(data.ChatCollator(tokenizer, only_learned_logits=cfg.only_learned_logits))
         args = finetune.training_arguments(
             cfg,
@@ -121,6 +134,7 @@ def train_setup(
             eval_steps=None,
             logging_strategy="no",
             disable_tqdm=True,
+            torch_compile=compile_model,
         )
     model = get_peft_model(model, lora)
     trainer = Trainer(
@@ -225,6 +239,11 @@ def main(argv: list[str] | None = None) -> dict:
         default=None,
         help="adapter folder for generation; default <artifacts>/adapter (rebuilt if missing)",
     )
+    parser.add_argument(
+        "--levers",
+        action="store_true",
+        help="also time variants of (b): adapters on the last half / third of the layers, torch.compile",
+    )
     parser.add_argument("--data_dir", default=str(env.ROOT / "data" / "extraction"))
     parser.add_argument("--out", default=str(env.ROOT / "runs" / "bench"))
     ns = parser.parse_args(argv)
@@ -266,6 +285,21 @@ def main(argv: list[str] | None = None) -> dict:
             f"{r['useful_tokens'] / r['computed_positions']:12.0%} {r['peak_rss_mb']:11.0f} {r['flops_per_s'] / 1e9:8.1f} {r['share_of_peak']:12.0%}"
         )
     print(f"useful tokens per second, (b) / (a): train.ratio = {train['ratio']:.2f}x")
+    if ns.levers:  # speed only: what each does to the held-out score needs a full run (notebooks 04 and 05)
+        n_layers = load_model_for_training(ns.model)[0].config.num_hidden_layers
+        variants = {
+            "last_half": dict(layers=list(range(n_layers // 2, n_layers))),
+            "last_third": dict(layers=list(range(n_layers - n_layers // 3, n_layers))),
+            "compile": dict(compile_model=True),
+        }
+        train["levers"] = {}
+        for key, kw in variants.items():
+            r = train_setup(f"(b) {key}", naive=False, **common, **kw)
+            r["vs_b"] = round(r["useful_tokens_per_s"] / train["b"]["useful_tokens_per_s"], 3)
+            train["levers"][key] = r
+            print(
+                f"{r['setup']:22s} {r['seconds']:7.1f} s  {r['useful_tokens_per_s']:7.1f} useful tok/s  {r['vs_b']:.2f}x (b)  loss {r['final_loss']:.3f}"
+            )
 
     adapter = finetune.ensure_adapter(
         Path(ns.adapter) if ns.adapter else env.artifacts_dir() / "adapter", model=ns.model
