@@ -258,7 +258,9 @@ def main(argv: list[str] | None = None) -> dict:
         + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in peaks.items())
     )
 
-    _, tokenizer = load_model_for_training(ns.model)
+    loaded, tokenizer = load_model_for_training(ns.model)
+    n_layers = loaded.config.num_hidden_layers  # for --levers
+    del loaded
     splits = data.load_splits(ns.data_dir)
     features, report = data.tokenize_records(splits["train"][: ns.examples], tokenizer, ns.max_length)
     print(
@@ -286,7 +288,6 @@ def main(argv: list[str] | None = None) -> dict:
         )
     print(f"useful tokens per second, (b) / (a): train.ratio = {train['ratio']:.2f}x")
     if ns.levers:  # speed only: what each does to the held-out score needs a full run (notebooks 04 and 05)
-        n_layers = load_model_for_training(ns.model)[0].config.num_hidden_layers
         variants = {
             "last_half": dict(layers=list(range(n_layers // 2, n_layers))),
             "last_third": dict(layers=list(range(n_layers - n_layers // 3, n_layers))),

@@ -88,8 +88,8 @@ def _check_05_rebuilt_the_adapter(executed: Path, artifacts: Path, results: dict
 
 
 #: Notebooks that run with an artifacts folder of their own, EMPTY at the start, and what is checked afterwards.
-#: The others share the session's folder (conftest.py): 06 then loads the adapter 04's smoke run saved when 04 ran
-#: earlier in the session, and rebuilds one itself (ensure_adapter) when it runs alone; it passes either way.
+#: The others share their worker's folder (conftest.py): 06 then loads the adapter 04's smoke run saved when 04 ran
+#: earlier on the same worker, and rebuilds one itself (ensure_adapter) otherwise; it passes either way.
 FRESH_ARTIFACTS = {"05_evaluation": _check_05_rebuilt_the_adapter}
 
 

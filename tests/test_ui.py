@@ -5,8 +5,9 @@ environment), opens 00, 02 and 05 and checks that no cell shows an error, that t
 each explorer answers a click with the value ``helpers`` computes, and that a second Run All in the same kernel
 passes too. This Run All is these notebooks' one smoke execution per `make test`: the notebook is saved from
 the page and gets the checks tests/test_notebooks.py gives the others (tests/smoke.py: recorded results,
-exercises, NBVAL_CHECK_OUTPUT cells), and 05 starts with an empty artifacts folder, so it rebuilds the adapter. Screenshots go to ``runs/ui/``. JupyterLab, its kernels and Chromium are stopped at the end, even
-when a check fails, and the test checks that none of their processes is left.
+exercises, NBVAL_CHECK_OUTPUT cells), and 05 starts with an empty artifacts folder, so it rebuilds the adapter.
+Screenshots go to ``runs/ui/``. JupyterLab, its kernels and Chromium are stopped at the end, even when a check
+fails, and the test checks that none of their processes is left.
 """
 
 from __future__ import annotations
@@ -101,10 +102,8 @@ def lab() -> Iterator[dict]:
     """JupyterLab on 127.0.0.1 with a token, in its own process group; its kernels are found and stopped too."""
     tmp = Path(tempfile.mkdtemp(prefix="lora-lab-ui-"))
     root = _lab_copy(tmp)
-    artifacts, run_dir = (
-        tmp / "artifacts",
-        tmp / "run",
-    )  # empty: 05 rebuilds the adapter it scores, and says so
+    # empty folders of the lab's own: 05 rebuilds the adapter it scores, and says so
+    artifacts, run_dir = tmp / "artifacts", tmp / "run"
     artifacts.mkdir()
     run_dir.mkdir()
     settings = tmp / "settings" / "@jupyterlab" / "notebook-extension"
@@ -311,7 +310,7 @@ def save_and_check(page, lab: dict, stem: str) -> None:
             shot(page, f"{stem}-not-saved")
             raise AssertionError(f"{stem}: File > Save Notebook did not save it in 60 s")
         time.sleep(0.5)
-    time.sleep(1)  # the contents API writes the file in one go; let it finish before reading
+    # jupyter_server saves atomically (a temporary file, then a rename): a new mtime means a whole file
     check_smoke_run(ROOT / "notebooks" / f"{stem}.ipynb", saved, lab["run_dir"], lab["artifacts"])
 
 
