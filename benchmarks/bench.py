@@ -14,7 +14,10 @@ Training, the same model, data, number of examples and LoRA placement per setup:
 Generation, the same test prompts and greedy decoding:
   (a) one plain model.generate() per prompt on the unmerged adapter;
   (b) the course's evaluation path: a merged copy (merge_and_unload) and helpers.evaluate.generate (sorted, batched,
-      left-padded, every row stops at end-of-turn). The answers must be identical.
+      left-padded; a row leaves the batch and its KV cache when it ends its turn, or earlier once its answer can no
+      longer parse as JSON: evaluate.json_answer_settled). The answers must be identical.
+  And the base model (which notebook 05 scores too), batched, to end-of-turn against stopped once settled: the
+  scores must be the same and each early answer the start of the full one (generate.base_settled).
 Writes runs/bench/latest.json (and a time-stamped copy) with train.ratio, train.b.share_of_peak, ...
 """
 
@@ -200,10 +203,33 @@ def generation(model_name: str, adapter: Path, records: list[dict], batch_size: 
     start = time.perf_counter()
     merged = copy.deepcopy(model).merge_and_unload().eval()
     course = evaluate.generate(
-        merged, tokenizer, prompts, max_new_tokens=max_new, batch_size=batch_size, progress=False
+        merged,
+        tokenizer,
+        prompts,
+        max_new_tokens=max_new,
+        batch_size=batch_size,
+        progress=False,
+        settled=evaluate.json_answer_settled,
     )
     b_seconds = time.perf_counter() - start  # the merge included
     differ = [i for i, (x, y) in enumerate(zip(plain, course, strict=True)) if x != y]
+    # The base model (notebook 05 scores it too), batched both ways: to end-of-turn, and stopped once settled
+    targets = [data.target_text(r) for r in records]
+    base_runs = {}
+    with model.disable_adapter():
+        for name, rule in [("full", None), ("settled", evaluate.json_answer_settled)]:
+            start = time.perf_counter()
+            answers = evaluate.generate(
+                model,
+                tokenizer,
+                prompts,
+                max_new_tokens=max_new,
+                batch_size=batch_size,
+                progress=False,
+                settled=rule,
+            )
+            base_runs[name] = (answers, time.perf_counter() - start)
+    (full, full_s), (early, early_s) = base_runs["full"], base_runs["settled"]
     return {
         "prompts": len(prompts),
         "max_new_tokens": max_new,
@@ -215,6 +241,16 @@ def generation(model_name: str, adapter: Path, records: list[dict], batch_size: 
         "ratio": round(a_seconds / b_seconds, 3),
         "outputs_identical": not differ,
         "differing_prompts": differ,
+        "base_settled": {
+            "setup": "base model, evaluate.generate batched: to end-of-turn against settled=json_answer_settled",
+            "full_seconds": round(full_s, 2),
+            "settled_seconds": round(early_s, 2),
+            "ratio": round(full_s / early_s, 3),
+            "same_scores": evaluate.score_extraction(full, targets)
+            == evaluate.score_extraction(early, targets),
+            "early_answers_are_prefixes": all(f.startswith(e) for f, e in zip(full, early, strict=True)),
+            "chars": [sum(map(len, full)), sum(map(len, early))],
+        },
         "exact_match": evaluate.score_extraction(course, [data.target_text(r) for r in records])[
             "exact_match"
         ],
@@ -310,6 +346,12 @@ def main(argv: list[str] | None = None) -> dict:
     for key in ("a", "b"):
         print(f"  {gen[key]['setup']:58s} {gen[key]['seconds']:7.1f} s")
     print(f"  identical answers: {gen['outputs_identical']} | generate.ratio = {gen['ratio']:.2f}x")
+    bs = gen["base_settled"]
+    print(
+        f"  base model, to end-of-turn {bs['full_seconds']:.1f} s against stopped once settled {bs['settled_seconds']:.1f} s: "
+        f"generate.base_settled.ratio = {bs['ratio']:.2f}x | same scores: {bs['same_scores']} | "
+        f"early answers are prefixes: {bs['early_answers_are_prefixes']}"
+    )
 
     result = {
         "machine": env.machine_report(),

@@ -59,6 +59,84 @@ def render_prompts(tokenizer: Any, prompts: Sequence[Sequence[dict]]) -> list[st
     return out
 
 
+def json_answer_settled(text: str) -> bool:
+    """True when no continuation of the answer ``text`` can make it parse as a JSON object (:func:`parse_json`).
+
+    Two cases: the first non-blank character is neither ``{`` nor a code fence's backtick (the base model's "Sure,
+    here is..."), or a complete ``{...}`` object is followed by more than white space ("{...} Hope this helps").
+    Either way the answer's score is already fixed: invalid JSON, so not exact. ``generate(..., settled=...)`` stops
+    such a row early. Text ending in an unfinished UTF-8 character (``\ufffd``) waits for the next token.
+    """
+    s = text.lstrip()
+    if not s or s.endswith("\ufffd"):
+        return False
+    if s[0] not in "{`":
+        return True
+    if s[0] == "`":  # maybe a fenced answer: judged only once complete
+        return False
+    try:
+        _, end = json.JSONDecoder().raw_decode(s)  # a complete object at the start: where it ends
+    except (json.JSONDecodeError, RecursionError):
+        return False  # not complete yet (or malformed: not worth detecting, the row just runs on)
+    return bool(s[end:].strip())
+
+
+def _greedy_batch(
+    model: Any, batch: Any, *, max_new_tokens: int, eos: list[int], tokenizer: Any, settled: Any
+) -> list[list[int]]:
+    """Greedy decoding of one left-padded batch; a row LEAVES the batch (and the KV cache) when it ends its turn
+    or when ``settled`` says its answer is settled, so the remaining rows no longer pay for it.
+
+    ``model.generate`` keeps finished rows in the batch, computing padding for them until the last row ends: a batch
+    costs its slowest row. The next token here is the same argmax ``model.generate(do_sample=False)`` takes, at the
+    same positions (``tests/test_evaluate.py`` compares the two). Returns each row's new token ids, end-of-turn
+    excluded.
+    """
+    from transformers import DynamicCache
+
+    mask = batch["attention_mask"]  # (rows, prompt_len), 0 on the left padding
+    cache = DynamicCache(config=model.config)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)  # each row counts from its first real token
+    logits = model(
+        input_ids=batch["input_ids"],
+        attention_mask=mask,
+        position_ids=positions,
+        cache=cache,
+        use_cache=True,
+        logits_to_keep=1,
+    ).logits[:, -1]  # (rows, vocab): the next token of every row
+    rows = list(range(mask.shape[0]))  # which original row each batch row is
+    new: list[list[int]] = [[] for _ in rows]
+    stops = set(eos)
+    for step in range(max_new_tokens):
+        tokens = logits.argmax(-1)  # (rows,)
+        keep = []
+        for j, row in enumerate(rows):
+            token = int(tokens[j])
+            if token in stops:
+                continue  # its turn ended
+            new[row].append(token)
+            if settled is not None and settled(tokenizer.decode(new[row], skip_special_tokens=True)):
+                continue  # its score can no longer change
+            keep.append(j)
+        if not keep or step == max_new_tokens - 1:
+            break
+        if len(keep) < len(rows):  # the finished rows leave the batch and the cache
+            index = torch.tensor(keep, device=mask.device)
+            cache.batch_select_indices(index)
+            mask, tokens = mask[index], tokens[index]
+            rows = [rows[j] for j in keep]
+        mask = torch.cat([mask, mask.new_ones(len(rows), 1)], dim=1)
+        logits = model(
+            input_ids=tokens[:, None],
+            attention_mask=mask,
+            position_ids=mask.sum(-1, keepdim=True) - 1,
+            cache=cache,
+            use_cache=True,
+        ).logits[:, -1]
+    return new
+
+
 @torch.inference_mode()
 def generate(
     model: Any,
@@ -69,12 +147,13 @@ def generate(
     batch_size: int = 16,
     progress: bool = True,
     desc: str = "generate",
+    settled: Any = None,
 ) -> list[str]:
     """Greedy-decode an answer for each chat prompt, in batches with LEFT padding.
 
     Prompts are sorted by length before batching (less padding, so faster) and the answers are
-    returned in the original order. Each answer stops at the end-of-turn token; special tokens
-    are removed from the decoded text.
+    returned in the original order. Each answer stops at the end-of-turn token, and its row then
+    leaves the batch (:func:`_greedy_batch`); special tokens are removed from the decoded text.
 
     Args:
         model: a causal LM (a ``PeftModel`` works too).
@@ -85,12 +164,14 @@ def generate(
         batch_size: prompts per forward pass (16-32 is a good CPU range for a 135M model).
         progress: show a tqdm bar.
         desc: the bar's label.
+        settled: optional ``f(answer_so_far) -> bool``, True once no continuation can change the answer's score
+            (e.g. :func:`json_answer_settled`): that row stops there and leaves the batch. Its answer is the text
+            up to that point. Default ``None``: every row runs to its end-of-turn.
 
     Returns:
         One decoded answer per prompt, in the order given.
     """
     from tqdm.auto import tqdm
-    from transformers import GenerationConfig
 
     if batch_size < 1 or max_new_tokens < 1:
         raise ValueError(f"batch_size ({batch_size}) and max_new_tokens ({max_new_tokens}) must be >= 1.")
@@ -98,12 +179,6 @@ def generate(
         raise ValueError("The tokenizer has no pad token. Fix: tokenizer.pad_token = tokenizer.eos_token")
     texts = render_prompts(tokenizer, prompts)
     eos = _eos_ids(model, tokenizer)
-    config = GenerationConfig(
-        do_sample=False,
-        max_new_tokens=max_new_tokens,
-        eos_token_id=eos,
-        pad_token_id=tokenizer.pad_token_id,
-    )
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: -lengths[i])  # longest first: OOM shows at once
     device = next(model.parameters()).device
@@ -121,8 +196,9 @@ def generate(
                 padding_side="left",  # the answer must start right after each prompt's last token
                 add_special_tokens=False,  # the chat template already wrote them
             ).to(device)
-            out = model.generate(**batch, generation_config=config)  # (batch, prompt_len + new)
-            new = out[:, batch["input_ids"].shape[1] :]  # (batch, new)
+            new = _greedy_batch(
+                model, batch, max_new_tokens=max_new_tokens, eos=eos, tokenizer=tokenizer, settled=settled
+            )
             for row, i in enumerate(idx):
                 answers[i] = tokenizer.decode(new[row], skip_special_tokens=True).strip()
             bar.update(len(idx))
@@ -349,9 +425,11 @@ def perplexity(
     was_training = model.training
     model.eval()
     total_nll, total_tokens = 0.0, 0
+    # batches of similar lengths: less padding to compute (the sum below does not depend on the order)
+    ordered = sorted(features, key=lambda f: len(f["input_ids"]))
     try:
-        for start in tqdm(range(0, len(features), batch_size), desc=desc, disable=not progress):
-            batch = collate(list(features[start : start + batch_size]))
+        for start in tqdm(range(0, len(ordered), batch_size), desc=desc, disable=not progress):
+            batch = collate(ordered[start : start + batch_size])
             input_ids = batch["input_ids"].to(device)  # (batch, seq)
             mask = batch["attention_mask"].to(device)
             if "logits_to_keep" in batch:  # kept positions and the labels they predict, already shifted

@@ -223,6 +223,22 @@ def test_generate_batched_left_padding_matches_one_by_one(arch: str) -> None:
     assert tok.padding_side == "right"  # generate() pads left per call; the tokenizer is left as it was
 
 
+@pytest.mark.parametrize("arch", ["qwen2", "llama"])
+def test_generate_gives_what_model_generate_gives(arch: str) -> None:
+    """The reference: transformers' own greedy model.generate, one prompt at a time. generate() drops finished rows
+    from its batch (and cache) as it goes; the tokens must not change."""
+    model, tok = lively_tiny(arch)
+    eos = ev._eos_ids(model, tok)
+    reference = []
+    for text in ev.render_prompts(tok, PROMPTS):
+        ids = tok([text], return_tensors="pt", add_special_tokens=False)
+        out = model.generate(
+            **ids, do_sample=False, max_new_tokens=12, eos_token_id=eos, pad_token_id=tok.pad_token_id
+        )
+        reference.append(tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip())
+    assert ev.generate(model, tok, PROMPTS, max_new_tokens=12, batch_size=4, progress=False) == reference
+
+
 def test_generate_right_padding_would_differ() -> None:
     """The control for the test above: right padding puts pad tokens between prompt and answer."""
     model, tok = lively_tiny("qwen2")
@@ -254,6 +270,75 @@ def test_generate_stops_at_eos() -> None:
         handle.remove()
     assert calls["n"] == 3  # no forward pass after every row ended
     assert stopped == two
+
+
+ANSWERS = [  # model answers as they come: valid, fenced, chatty, truncated, Chinese, odd white space
+    '{"customer": "Li Na", "quantity": 3, "city": null}',
+    ' \n{"customer": "王伟", "city": "北京"}\n',
+    '```json\n{"a": 1}\n```',
+    '\u3000{"a": "}"}\u3000',
+    '{"a": "x"} Hope this helps!',
+    '{"a": {"b": [1, 2]}}\n\n{"a": 2}',
+    'Sure! Here is the JSON: {"a": 1}',
+    "你好，这是订单",
+    '{"a": 1',
+    '`{"a": 1}`',
+    "[1, 2]",
+]
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "llama"])
+def test_json_answer_settled_never_stops_an_answer_that_could_still_parse(arch: str) -> None:
+    """At every token boundary of each answer (partial UTF-8 characters included): settled -> the whole answer
+    is not valid JSON. So a row stopped there scores exactly as it would have at its end-of-turn."""
+    _, tok = tiny_model(arch)
+    stops = {}
+    for answer in ANSWERS:
+        ids = tok(answer, add_special_tokens=False)["input_ids"]
+        prefixes = [tok.decode(ids[:k], skip_special_tokens=True) for k in range(1, len(ids) + 1)]
+        settled_at = [k for k, text in enumerate(prefixes, 1) if ev.json_answer_settled(text)]
+        if settled_at:
+            assert ev.parse_json(answer) is None, (answer, prefixes[settled_at[0] - 1])
+        stops[answer] = settled_at[0] if settled_at else None
+    # and it does stop the hopeless ones early: not a test that passes by never stopping
+    assert stops['Sure! Here is the JSON: {"a": 1}'] == 1
+    assert stops["你好，这是订单"] is not None
+    assert stops['{"a": "x"} Hope this helps!'] < len(tok('{"a": "x"} Hope this helps!')["input_ids"])
+    assert stops['{"a": {"b": [1, 2]}}\n\n{"a": 2}'] is not None
+    assert all(stops[a] is None for a in ANSWERS if ev.parse_json(a) is not None)
+
+
+def test_generate_settled_rows_stop_early_with_the_same_scores() -> None:
+    """A random model's answers are never JSON: with settled= every row stops after its first characters, the
+    answer is a prefix of the full one, the scores are the same, and far fewer forward passes run."""
+    model, tok = lively_tiny("qwen2")
+    calls = {"n": 0}
+
+    def count(module, inputs, output):
+        calls["n"] += 1
+
+    handle = model.lm_head.register_forward_hook(count)
+    try:
+        full = ev.generate(model, tok, PROMPTS, max_new_tokens=24, batch_size=4, progress=False)
+        n_full, calls["n"] = calls["n"], 0
+        early = ev.generate(
+            model,
+            tok,
+            PROMPTS,
+            max_new_tokens=24,
+            batch_size=4,
+            progress=False,
+            settled=ev.json_answer_settled,
+        )
+    finally:
+        handle.remove()
+    assert all(f.startswith(e) and ev.json_answer_settled(e) for f, e in zip(full, early, strict=True)), (
+        full,
+        early,
+    )
+    assert early != full and calls["n"] < n_full / 2, (calls["n"], n_full)
+    targets = ['{"a": 1}'] * len(PROMPTS)
+    assert ev.score_extraction(early, targets) == ev.score_extraction(full, targets)
 
 
 def test_generate_restores_training_mode_and_checks_prompts() -> None:
@@ -303,6 +388,35 @@ def test_perplexity_matches_the_model_loss_and_ignores_padding() -> None:
     both = ev.perplexity(model, [a, b], batch_size=2, progress=False)  # padded batch
     assert both["n_tokens"] == 5 + 11  # every answer token is predicted from the token before it
     assert both["loss"] == pytest.approx((losses[0] * 5 + losses[1] * 11) / 16, rel=1e-5)
+
+
+def test_perplexity_batches_examples_of_similar_length() -> None:
+    """Sorted by length before batching: two short and two long examples make one short and one long batch (less
+    padding to compute), and the loss is the same as one example at a time."""
+    from types import SimpleNamespace
+
+    from helpers.data import ChatCollator
+
+    model, tok = tiny_model("qwen2")
+    feats = [
+        _features(tok, 30, 10, 0),
+        _features(tok, 3, 2, 1),
+        _features(tok, 28, 12, 2),
+        _features(tok, 4, 3, 3),
+    ]
+    inner = ChatCollator(SimpleNamespace(pad_token_id=0, eos_token_id=None), only_learned_logits=True)
+    widths = []
+
+    def spy(batch):
+        out = inner(batch)
+        widths.append(out["input_ids"].shape[1])
+        return out
+
+    batched = ev.perplexity(model, feats, batch_size=2, collator=spy, progress=False)
+    assert widths == [7, 40], widths  # (5, 7) then (40, 40): not (40, 5) and (40, 7)
+    singles = [ev.perplexity(model, [f], progress=False) for f in feats]
+    total = sum(s["loss"] * s["n_tokens"] for s in singles) / sum(s["n_tokens"] for s in singles)
+    assert batched["loss"] == pytest.approx(total, rel=1e-5)
 
 
 # Notebook 05 with no adapter (it trains one, says so, and scores it) is checked by its smoke run, which gets an
