@@ -60,6 +60,12 @@ def check(results: dict) -> None:
     if not smoke:
         assert results["scored_merged"], ("the merged copy answered differently", results["merged_same"])
         assert results["merged_speedup"] > 1.05, results["merged_speedup"]
+    # section 2.4: stopping settled answers early cuts text, never a score; in the default run it also saves time
+    demo = results["settled_demo"]
+    assert demo["n"] == (2 if smoke else 16) and demo["prefixes"] and demo["same_scores"], demo
+    assert demo["chars"][1] <= demo["chars"][0], demo
+    if not smoke:
+        assert demo["chars"][1] < demo["chars"][0] and demo["settled_seconds"] < demo["full_seconds"], demo
     # smoke scores a subset; the default run the whole test split
     assert n == (8 if smoke else len(data.load_splits(ROOT / "data" / "extraction")["test"])), n
     for key in ["base_json_valid", "tuned_json_valid", "base_exact_match", "tuned_exact_match"]:
@@ -182,6 +188,9 @@ def check(results: dict) -> None:
     assert results["tuned_val_loss"] < results["base_val_loss"], results
     for key in ("generate_seconds", "val_analysis_seconds", "fewshot_seconds"):
         assert results[key] > 0, (key, results[key])
+    assert 0 < results["tuned_generate_seconds"] <= results["generate_seconds"], (
+        results
+    )  # the tuned part of both
     if not smoke:  # the default run's floors (see TUNED_TEST_FLOOR), and what the committed run showed
         assert results["base_exact_match"] <= BASE_CEILING, results["base_exact_match"]
         assert results["tuned_exact_match"] >= TUNED_TEST_FLOOR, results["tuned_exact_match"]
