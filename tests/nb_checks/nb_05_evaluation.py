@@ -60,12 +60,13 @@ def check(results: dict) -> None:
     if not smoke:
         assert results["scored_merged"], ("the merged copy answered differently", results["merged_same"])
         assert results["merged_speedup"] > 1.05, results["merged_speedup"]
-    # section 2.4: stopping settled answers early cuts text, never a score; in the default run it also saves time
+    # section 2.4: stopping settled answers early cuts text, never a score (its seconds are printed, not checked:
+    # timings belong to benchmarks/bench.py, which measures the same thing side by side as generate.base_settled)
     demo = results["settled_demo"]
     assert demo["n"] == (2 if smoke else 16) and demo["prefixes"] and demo["same_scores"], demo
     assert demo["chars"][1] <= demo["chars"][0], demo
-    if not smoke:
-        assert demo["chars"][1] < demo["chars"][0] and demo["settled_seconds"] < demo["full_seconds"], demo
+    if not smoke:  # the base model's answers really were cut
+        assert demo["chars"][1] < demo["chars"][0], demo
     # smoke scores a subset; the default run the whole test split
     assert n == (8 if smoke else len(data.load_splits(ROOT / "data" / "extraction")["test"])), n
     for key in ["base_json_valid", "tuned_json_valid", "base_exact_match", "tuned_exact_match"]:
