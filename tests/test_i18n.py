@@ -223,12 +223,14 @@ def test_a_translation_that_loses_a_heading_number_is_reported(repo: Path) -> No
 def test_a_new_measured_time_flows_into_the_translation(repo: Path) -> None:
     """`make render` rewrites the title's time: the build copies it into the Chinese title, no translator needed."""
     en = repo / "notebooks" / "00_start_here.ipynb"
-    edit_notebook(en, "83456505", lambda s: i18n.TIME_LINE.sub(r"\g<1>25 s", s))
+    now = i18n.TIME_LINE.search(en.read_text("utf-8")).group(2)
+    new = "37 s" if now != "37 s" else "41 s"  # a time the title does not already show
+    edit_notebook(en, "83456505", lambda s: i18n.TIME_LINE.sub(rf"\g<1>{new}", s))
     assert set(kinds(repo)) == {"not-regenerated"}  # not stale
     i18n.build(repo, only=["00"])
     assert i18n.check(repo, only=["00"]) == []
     zh = json.loads((repo / "notebooks" / "zh" / "00_start_here.ipynb").read_text("utf-8"))
-    assert "约 25 s" in "".join(zh["cells"][0]["source"])
+    assert f"约 {new}" in "".join(zh["cells"][0]["source"])
 
 
 def test_readme_times_follow_the_english_readme(repo: Path) -> None:
