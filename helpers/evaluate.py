@@ -111,8 +111,7 @@ def _greedy_batch(
     for step in range(max_new_tokens):
         tokens = logits.argmax(-1)  # (rows,)
         keep = []
-        for j, row in enumerate(rows):
-            token = int(tokens[j])
+        for j, (row, token) in enumerate(zip(rows, tokens.tolist(), strict=True)):  # one device sync per step
             if token in stops:
                 continue  # its turn ended
             new[row].append(token)
