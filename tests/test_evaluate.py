@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -229,6 +230,8 @@ def test_generate_gives_what_model_generate_gives(arch: str) -> None:
     from its batch (and cache) as it goes; the tokens must not change."""
     model, tok = lively_tiny(arch)
     eos = ev._eos_ids(model, tok)
+    ids = [tok(t, add_special_tokens=False)["input_ids"] for t in ev.render_prompts(tok, PROMPTS)]
+    assert ev._shared_prefix(ids) >= 8  # so the system prompt's KV cache is computed once and shared below
     reference = []
     for text in ev.render_prompts(tok, PROMPTS):
         ids = tok([text], return_tensors="pt", add_special_tokens=False)
@@ -237,6 +240,31 @@ def test_generate_gives_what_model_generate_gives(arch: str) -> None:
         )
         reference.append(tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip())
     assert ev.generate(model, tok, PROMPTS, max_new_tokens=12, batch_size=4, progress=False) == reference
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "llama"])
+def test_generate_rows_join_a_running_batch_and_answers_do_not_change(arch: str, monkeypatch) -> None:
+    """Continuous batching: rows end at different steps (a settled rule that stops on a checksum of the text), so
+    waiting prompts join the running batch, left-padded into its KV cache; every answer equals the one decoded
+    alone, and the model.generate reference above pins the one decoded alone."""
+    model, tok = lively_tiny(arch)
+    prompts = PROMPTS + [[m | {"content": m["content"] + " 2"} for m in p] for p in PROMPTS]
+
+    def rule(text: str) -> bool:
+        return len(text) >= 4 and sum(map(ord, text)) % 3 == 0
+
+    joins = []
+    real_join = ev._join
+    monkeypatch.setattr(ev, "_join", lambda *a: joins.append(a[1].shape) or real_join(*a))
+    streamed = ev.generate(model, tok, prompts, max_new_tokens=16, batch_size=3, progress=False, settled=rule)
+    assert len(joins) >= 2, joins  # prompts really joined a running batch
+    monkeypatch.setattr(ev, "_join", real_join)
+    alone = [
+        ev.generate(model, tok, [p], max_new_tokens=16, batch_size=1, progress=False, settled=rule)[0]
+        for p in prompts
+    ]
+    assert streamed == alone
+    assert len({len(a) for a in streamed}) > 2, streamed  # the rows did end at different steps
 
 
 def test_generate_right_padding_would_differ() -> None:
@@ -254,10 +282,12 @@ def test_generate_stops_at_eos() -> None:
     """Force the end-of-turn token as the 3rd new token: the answer must be exactly the first two."""
     model, tok = lively_tiny("qwen2")
     calls = {"n": 0}
+    ids = [tok(t, add_special_tokens=False)["input_ids"] for t in ev.render_prompts(tok, PROMPTS[:2])]
+    shared_pass = int(ev._shared_prefix(ids) >= 8)  # the shared system prompt's own pass comes first
 
     def force_eos_on_third_step(module, inputs, output):
         calls["n"] += 1
-        if calls["n"] == 3:  # call 1 = prefill (token 1), call 2 = token 2, call 3 = token 3
+        if calls["n"] == shared_pass + 3:  # then prefill (token 1), token 2, token 3
             output = output.clone()
             output[..., tok.eos_token_id] = 1e4
         return output
@@ -268,7 +298,7 @@ def test_generate_stops_at_eos() -> None:
         stopped = ev.generate(model, tok, PROMPTS[:2], max_new_tokens=30, batch_size=2, progress=False)
     finally:
         handle.remove()
-    assert calls["n"] == 3  # no forward pass after every row ended
+    assert calls["n"] == shared_pass + 3  # no forward pass after every row ended
     assert stopped == two
 
 
@@ -284,6 +314,9 @@ ANSWERS = [  # model answers as they come: valid, fenced, chatty, truncated, Chi
     '{"a": 1',
     '`{"a": 1}`',
     "[1, 2]",
+    '{"customer": Isla Moreno, "quantity": 2}',
+    "{'customer': 'Isla'}",
+    '```json\n{"a": [1.5e-3, -2, true, null], "b": "\\u00e9\\n"}\n```',
 ]
 
 
@@ -305,7 +338,82 @@ def test_json_answer_settled_never_stops_an_answer_that_could_still_parse(arch: 
     assert stops["你好，这是订单"] is not None
     assert stops['{"a": "x"} Hope this helps!'] < len(tok('{"a": "x"} Hope this helps!')["input_ids"])
     assert stops['{"a": {"b": [1, 2]}}\n\n{"a": 2}'] is not None
+    isla = '{"customer": Isla Moreno, "quantity": 2}'
+    assert stops[isla] < len(tok(isla)["input_ids"]), stops[isla]  # at the unquoted value
     assert all(stops[a] is None for a in ANSWERS if ev.parse_json(a) is not None)
+
+
+def _random_json_answers(rng: random.Random, n: int) -> list[str]:
+    """Valid answers in the shapes models write: nested values, escapes, Chinese, numbers, white space, fences."""
+    words = ["Li Na", "王伟", 'say "hi"', "a\\b", "tab\there", "é", "", "}{][,:", "```"]
+
+    def value(depth: int):
+        kind = rng.randrange(8 if depth < 3 else 5)
+        if kind == 0:
+            return rng.choice(words)
+        if kind == 1:
+            return rng.choice([0, 7, -3, 12.5, -0.25, 1e-7, 3e21])
+        if kind == 2:
+            return rng.choice([True, False, None])
+        if kind == 3:
+            return rng.choice(
+                [float("nan"), float("inf"), float("-inf")]
+            )  # Python's json writes and reads these
+        if kind == 4:
+            return rng.choice(words) + str(rng.randrange(100))
+        if kind == 5:
+            return [value(depth + 1) for _ in range(rng.randrange(4))]
+        return {rng.choice(words) + str(k): value(depth + 1) for k in range(rng.randrange(4))}
+
+    out = []
+    for _ in range(n):
+        obj = {f"k{k}": value(0) for k in range(rng.randrange(1, 5))}
+        text = json.dumps(
+            obj,
+            ensure_ascii=rng.random() < 0.5,
+            indent=rng.choice([None, 2]),
+            separators=rng.choice([None, (",", ":")]),
+        )
+        text = rng.choice(["", " ", "\n", "\u3000"]) + text + rng.choice(["", "\n", " \n\n"])
+        if rng.random() < 0.2:  # Windows line ends: JSON white space too
+            text = text.replace("\n", "\r\n")
+        if rng.random() < 0.3:
+            text = (
+                rng.choice(["```json\n", "```\n", "```json \n", "```JSON "])
+                + text
+                + rng.choice(["\n```", "```"])
+            )
+        assert ev.parse_json(text) is not None, text
+        out.append(text)
+    return out
+
+
+def test_json_answer_settled_streams_the_json_grammar() -> None:
+    """Character by character: no prefix of a valid answer is settled (600 random answers), and for 3,000 random
+    one-character corruptions of them, a settled prefix means the corrupted answer does not parse. It must also
+    catch most broken answers before their end: a rule that never stops would pass the first two checks."""
+    rng = random.Random(0)
+    valid = _random_json_answers(rng, 600)
+    for text in valid:
+        wrong = [k for k in range(1, len(text) + 1) if ev.json_answer_settled(text[:k])]
+        assert not wrong, (text, text[: wrong[0]])
+    caught = broken = 0
+    alphabet = "{}[]\":,\\ \n\tatfnuNI0-.e`x王\u3000'"
+    for _ in range(3000):
+        text = rng.choice(valid)
+        at = rng.randrange(len(text))
+        op = rng.randrange(3)
+        if op == 0:
+            text = text[:at] + text[at + 1 :]
+        else:
+            text = text[:at] + rng.choice(alphabet) + text[at + (op == 1) :]
+        settled_at = next((k for k in range(1, len(text) + 1) if ev.json_answer_settled(text[:k])), None)
+        if settled_at is not None:
+            assert ev.parse_json(text) is None, (text, text[:settled_at])
+        if ev.parse_json(text) is None:
+            broken += 1
+            caught += settled_at is not None and settled_at < len(text)
+    assert caught > 0.6 * broken, (caught, broken)
 
 
 def test_generate_settled_rows_stop_early_with_the_same_scores() -> None:
