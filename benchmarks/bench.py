@@ -13,11 +13,13 @@ Training, the same model, data, number of examples and LoRA placement per setup:
   actually executed as a share of the fp32 matmul peak measured here (and of the bf16 peak where bf16 is native).
 Generation, the same test prompts and greedy decoding:
   (a) one plain model.generate() per prompt on the unmerged adapter;
-  (b) the course's evaluation path: a merged copy (merge_and_unload) and helpers.evaluate.generate (sorted, batched,
-      left-padded; a row leaves the batch and its KV cache when it ends its turn, or earlier once its answer can no
-      longer parse as JSON: evaluate.json_answer_settled). The answers must be identical.
+  (b) the course's evaluation path: a merged copy (merge_and_unload) and helpers.evaluate.generate (longest prompts
+      first, left-padded, continuous batching: a row leaves the batch and its KV cache when it ends its turn, or
+      earlier once its answer can no longer parse as JSON (evaluate.json_answer_settled), and a waiting prompt joins;
+      the shared system prompt's KV cache is computed once). The answers must be identical.
   And the base model (which notebook 05 scores too), batched, to end-of-turn against stopped once settled: the
-  scores must be the same and each early answer the start of the full one (generate.base_settled).
+  scores must be the same and each early answer the start of the full one (generate.base_settled); and stopped once
+  settled in static batches (join=False) against prompts joining: the same answers (generate.join).
 Writes runs/bench/latest.json (and a time-stamped copy) with train.ratio, train.b.share_of_peak, ...
 """
 
@@ -212,12 +214,22 @@ def generation(model_name: str, adapter: Path, records: list[dict], batch_size: 
         settled=evaluate.json_answer_settled,
     )
     b_seconds = time.perf_counter() - start  # the merge included
-    differ = [i for i, (x, y) in enumerate(zip(plain, course, strict=True)) if x != y]
+    # (b) stops an answer once it can no longer parse (its score is settled): such an answer is the start of (a)'s
+    cut = [
+        i
+        for i, (x, y) in enumerate(zip(plain, course, strict=True))
+        if x != y and x.startswith(y) and evaluate.json_answer_settled(y)
+    ]
+    differ = [i for i, (x, y) in enumerate(zip(plain, course, strict=True)) if x != y and i not in cut]
     # The base model (notebook 05 scores it too), batched both ways: to end-of-turn, and stopped once settled
     targets = [data.target_text(r) for r in records]
     base_runs = {}
     with model.disable_adapter():
-        for name, rule in [("full", None), ("settled", evaluate.json_answer_settled)]:
+        for name, rule, join in [
+            ("full", None, True),
+            ("static", evaluate.json_answer_settled, False),
+            ("settled", evaluate.json_answer_settled, True),
+        ]:
             start = time.perf_counter()
             answers = evaluate.generate(
                 model,
@@ -227,9 +239,11 @@ def generation(model_name: str, adapter: Path, records: list[dict], batch_size: 
                 batch_size=batch_size,
                 progress=False,
                 settled=rule,
+                join=join,
             )
             base_runs[name] = (answers, time.perf_counter() - start)
     (full, full_s), (early, early_s) = base_runs["full"], base_runs["settled"]
+    static, static_s = base_runs["static"]
     return {
         "prompts": len(prompts),
         "max_new_tokens": max_new,
@@ -239,8 +253,9 @@ def generation(model_name: str, adapter: Path, records: list[dict], batch_size: 
             "seconds": round(b_seconds, 2),
         },
         "ratio": round(a_seconds / b_seconds, 3),
-        "outputs_identical": not differ,
+        "outputs_identical": not differ and not cut,
         "differing_prompts": differ,
+        "cut_when_settled": cut,  # answers (b) stopped early, each the start of (a)'s, same score
         "base_settled": {
             "setup": "base model, evaluate.generate batched: to end-of-turn against settled=json_answer_settled",
             "full_seconds": round(full_s, 2),
@@ -250,6 +265,13 @@ def generation(model_name: str, adapter: Path, records: list[dict], batch_size: 
             == evaluate.score_extraction(early, targets),
             "early_answers_are_prefixes": all(f.startswith(e) for f, e in zip(full, early, strict=True)),
             "chars": [sum(map(len, full)), sum(map(len, early))],
+        },
+        "join": {
+            "setup": "base model, settled: static batches (join=False) against prompts joining a running batch",
+            "static_seconds": round(static_s, 2),
+            "joined_seconds": round(early_s, 2),
+            "ratio": round(static_s / early_s, 3),
+            "same_answers": static == early,
         },
         "exact_match": evaluate.score_extraction(course, [data.target_text(r) for r in records])[
             "exact_match"
@@ -345,12 +367,20 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"\ngeneration, {gen['prompts']} test prompts, greedy, up to {gen['max_new_tokens']} new tokens:")
     for key in ("a", "b"):
         print(f"  {gen[key]['setup']:58s} {gen[key]['seconds']:7.1f} s")
-    print(f"  identical answers: {gen['outputs_identical']} | generate.ratio = {gen['ratio']:.2f}x")
+    print(
+        f"  identical answers: {gen['outputs_identical']} ({len(gen['cut_when_settled'])} stopped early once settled, "
+        f"{len(gen['differing_prompts'])} different) | generate.ratio = {gen['ratio']:.2f}x"
+    )
     bs = gen["base_settled"]
     print(
         f"  base model, to end-of-turn {bs['full_seconds']:.1f} s against stopped once settled {bs['settled_seconds']:.1f} s: "
         f"generate.base_settled.ratio = {bs['ratio']:.2f}x | same scores: {bs['same_scores']} | "
         f"early answers are prefixes: {bs['early_answers_are_prefixes']}"
+    )
+    jn = gen["join"]
+    print(
+        f"  base model, settled, static batches {jn['static_seconds']:.1f} s against prompts joining {jn['joined_seconds']:.1f} s: "
+        f"generate.join.ratio = {jn['ratio']:.2f}x | same answers: {jn['same_answers']}"
     )
 
     result = {
@@ -367,10 +397,12 @@ def main(argv: list[str] | None = None) -> dict:
     (out / "latest.json").write_text(text, encoding="utf-8")
     (out / time.strftime("bench-%Y%m%dT%H%M%SZ.json", time.gmtime())).write_text(text, encoding="utf-8")
     print(f"\nwrote {out / 'latest.json'}")
-    if not gen["outputs_identical"]:
+    if gen["differing_prompts"]:  # a settled answer cut early is no difference
         raise SystemExit(
             f"generation (a) and (b) gave different answers on prompts {gen['differing_prompts']}"
         )
+    if not gen["join"]["same_answers"]:
+        raise SystemExit("generation with prompts joining gave other answers than static batches")
     return result
 
 

@@ -64,6 +64,7 @@ def check(results: dict) -> None:
     # timings belong to benchmarks/bench.py, which measures the same thing side by side as generate.base_settled)
     demo = results["settled_demo"]
     assert demo["n"] == (2 if smoke else 16) and demo["prefixes"] and demo["same_scores"], demo
+    assert demo["join_same_answers"], demo  # continuous batching changes no answer
     assert demo["chars"][1] <= demo["chars"][0], demo
     if not smoke:  # the base model's answers really were cut
         assert demo["chars"][1] < demo["chars"][0], demo
