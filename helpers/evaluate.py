@@ -202,12 +202,11 @@ def _prefill(
     from transformers import DynamicCache
 
     cache = DynamicCache(config=model.config) if cache is None else cache
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)  # each row counts from its first real token
     logits = model(
         input_ids=input_ids,
         attention_mask=mask,
-        position_ids=(mask.cumsum(-1) - 1).clamp(min=0)[
-            :, -input_ids.shape[1] :
-        ],  # from each row's first token
+        position_ids=positions[:, -input_ids.shape[1] :],
         cache=cache,
         use_cache=True,
         logits_to_keep=1,  # the head runs at the last position only
@@ -236,10 +235,8 @@ def _join(cache: Any, mask: torch.Tensor, extra: Any, extra_mask: torch.Tensor) 
     zeros; returns the joined attention mask. Padding is invisible: its mask is 0, and positions come from the mask."""
     width = max(mask.shape[1], extra_mask.shape[1])
 
-    def pad(
-        t: torch.Tensor, dim_len: int
-    ) -> torch.Tensor:  # (rows, heads, length, dim): zeros on the left of length
-        return torch.nn.functional.pad(t, (0, 0, width - dim_len, 0))
+    def pad(t: torch.Tensor, length: int) -> torch.Tensor:  # (rows, heads, length, dim): zeros on the left
+        return torch.nn.functional.pad(t, (0, 0, width - length, 0))
 
     for layer, other in zip(cache.layers, extra.layers, strict=True):
         layer.keys = torch.cat([pad(layer.keys, mask.shape[1]), pad(other.keys, extra_mask.shape[1])])
@@ -303,10 +300,12 @@ def _greedy_stream(
             prefix, shared = None, 0
     waiting = list(order)[::-1]  # pop() takes the next one
     rows: list[int] = []  # which prompt each batch row is
-    cache, mask, logits = None, None, None
+    cache, mask, logits, plain = None, None, None, False
     while waiting or rows:
         free = batch_size - len(rows)
-        if waiting and (not rows or join and free >= max(1, batch_size // 4)):  # prompts join the batch
+        if waiting and (
+            not rows or join and plain and free >= max(1, batch_size // 4)
+        ):  # prompts join the batch
             take = [waiting.pop() for _ in range(min(free, len(waiting)))]
             own = [ids[i][shared:] for i in take]
             width = max(map(len, own))  # left padding: each answer starts right after its prompt's last token
@@ -320,14 +319,12 @@ def _greedy_stream(
                 extra.batch_repeat_interleave(len(take))
                 extra_mask = torch.cat([extra_mask.new_ones(len(take), shared), extra_mask], dim=1)
             extra, extra_logits = _prefill(model, input_ids, extra_mask, extra)
-            if rows and _can_join(cache):
+            if rows:
                 mask = _join(cache, mask, extra, extra_mask)
                 logits = torch.cat([logits, extra_logits])
                 rows += take
-            elif rows:  # a cache that cannot take new rows (sliding windows): finish this batch first
-                waiting += take[::-1]
-            else:
-                cache, mask, logits, rows = extra, extra_mask, extra_logits, take
+            else:  # a new batch; a cache with sliding-window layers takes no new rows: static batches then
+                cache, mask, logits, rows, plain = extra, extra_mask, extra_logits, take, _can_join(extra)
         tokens = logits.argmax(-1)  # (rows,)
         keep = []
         for j, (row, token) in enumerate(zip(rows, tokens.tolist(), strict=True)):  # one device sync per step
@@ -346,7 +343,7 @@ def _greedy_stream(
             cache.batch_select_indices(index)
             mask, tokens = mask[index], tokens[index]
             rows = [rows[j] for j in keep]
-            if rows and _can_join(cache):
+            if rows and plain:
                 mask = _trim(cache, mask)
         if not rows:
             continue

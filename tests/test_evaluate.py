@@ -267,6 +267,25 @@ def test_generate_rows_join_a_running_batch_and_answers_do_not_change(arch: str,
     assert len({len(a) for a in streamed}) > 2, streamed  # the rows did end at different steps
 
 
+def test_generate_decodes_static_batches_when_the_cache_cannot_take_rows(monkeypatch) -> None:
+    """A cache with sliding-window layers cannot take new rows: generate then decodes static batches, each prompt
+    run once (no prefill is thrown away and redone), with the same answers."""
+    model, tok = lively_tiny("qwen2")
+    prompts = PROMPTS + [[m | {"content": m["content"] + " 2"} for m in p] for p in PROMPTS]
+
+    def rule(text: str) -> bool:
+        return len(text) >= 4 and sum(map(ord, text)) % 3 == 0
+
+    joined = ev.generate(model, tok, prompts, max_new_tokens=16, batch_size=3, progress=False, settled=rule)
+    prefills, real_prefill = [], ev._prefill
+    monkeypatch.setattr(ev, "_can_join", lambda cache: False)
+    monkeypatch.setattr(ev, "_prefill", lambda *a: prefills.append(a[1].shape[0]) or real_prefill(*a))
+    monkeypatch.setattr(ev, "_join", lambda *a: pytest.fail("a row joined a cache that cannot take one"))
+    static = ev.generate(model, tok, prompts, max_new_tokens=16, batch_size=3, progress=False, settled=rule)
+    assert static == joined
+    assert prefills == [3, 3, 2], prefills  # batches of 3, 3 and 2 prompts, each run once
+
+
 def test_generate_right_padding_would_differ() -> None:
     """The control for the test above: right padding puts pad tokens between prompt and answer."""
     model, tok = lively_tiny("qwen2")
