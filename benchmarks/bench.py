@@ -182,7 +182,8 @@ def generation(model_name: str, adapter: Path, records: list[dict], batch_size: 
     base, tokenizer = models.load_model(model_name)
     model = PeftModel.from_pretrained(base, adapter).eval()
     prompts = [data.prompt_messages(r) for r in records]
-    max_new = evaluate.max_new_tokens_for(tokenizer, [data.target_text(r) for r in records])
+    targets = [data.target_text(r) for r in records]
+    max_new = evaluate.max_new_tokens_for(tokenizer, targets)
     eos = evaluate._eos_ids(model, tokenizer)  # every end-of-turn id (Qwen lists two)
     start = time.perf_counter()
     plain = []
@@ -215,14 +216,11 @@ def generation(model_name: str, adapter: Path, records: list[dict], batch_size: 
     )
     b_seconds = time.perf_counter() - start  # the merge included
     # (b) stops an answer once it can no longer parse (its score is settled): such an answer is the start of (a)'s
-    cut = [
-        i
-        for i, (x, y) in enumerate(zip(plain, course, strict=True))
-        if x != y and x.startswith(y) and evaluate.json_answer_settled(y)
-    ]
-    differ = [i for i, (x, y) in enumerate(zip(plain, course, strict=True)) if x != y and i not in cut]
+    cut, differ = [], []
+    for i, (x, y) in enumerate(zip(plain, course, strict=True)):
+        if x != y:
+            (cut if x.startswith(y) and evaluate.json_answer_settled(y) else differ).append(i)
     # The base model (notebook 05 scores it too), batched both ways: to end-of-turn, and stopped once settled
-    targets = [data.target_text(r) for r in records]
     base_runs = {}
     with model.disable_adapter():
         for name, rule, join in [
@@ -273,9 +271,7 @@ def generation(model_name: str, adapter: Path, records: list[dict], batch_size: 
             "ratio": round(static_s / early_s, 3),
             "same_answers": static == early,
         },
-        "exact_match": evaluate.score_extraction(course, [data.target_text(r) for r in records])[
-            "exact_match"
-        ],
+        "exact_match": evaluate.score_extraction(course, targets)["exact_match"],
     }
 
 

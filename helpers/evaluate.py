@@ -13,7 +13,8 @@ from typing import Any
 
 import torch
 
-_FENCE = re.compile(r"^```[A-Za-z0-9_-]*[ \t]*\n?(.*?)\n?```$", re.DOTALL)
+_FENCE_HEAD = r"```[A-Za-z0-9_-]*[ \t]*\n?"  # an opening code fence: ``` and a language name
+_FENCE = re.compile(rf"^{_FENCE_HEAD}(.*?)\n?```$", re.DOTALL)
 
 
 # --- generation ---------------------------------------------------------------------------------
@@ -61,13 +62,10 @@ def render_prompts(tokenizer: Any, prompts: Sequence[Sequence[dict]]) -> list[st
 
 
 _JSON_WS = " \t\n\r"
-_LITERALS = {
-    w[0]: w for w in ("true", "false", "null", "NaN", "Infinity")
-}  # Python's json also reads NaN, Infinity
-_NUMBER_CHARS = frozenset(
-    "0123456789+-.eEInfity"
-)  # loose on purpose: -Infinity, 1e-5; a wrong one only runs on
-_FENCE_HEAD = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n?")
+# Python's json also reads NaN and Infinity
+_LITERALS = {w[0]: w for w in ("true", "false", "null", "NaN", "Infinity")}
+# loose on purpose (-Infinity, 1e-5): a character wrongly taken as part of a number only lets the row run on
+_NUMBER_CHARS = frozenset("0123456789+-.eEInfity")
 
 
 def _json_object_prefix(s: str) -> tuple[bool, int | None]:
@@ -107,7 +105,7 @@ def _json_object_prefix(s: str) -> tuple[bool, int | None]:
             pending += 1
             state = "literal" if pending < len(literal) else "after"
         elif state == "number" and c in _NUMBER_CHARS or c in _JSON_WS and state != "number":
-            pass
+            pass  # the number goes on, or white space between tokens
         elif state in ("value", "value_or_close"):
             if c == "]" and state == "value_or_close":
                 stack.pop()
@@ -177,7 +175,7 @@ def json_answer_settled(text: str) -> bool:
     if fenced:  # ```json ... ```: the object must follow the fence's header
         if len(s) < 3:
             return s != "`" * len(s)
-        head = _FENCE_HEAD.match(s)
+        head = re.match(_FENCE_HEAD, s)
         if head is None:
             return True
         s = s[head.end() :].lstrip()
@@ -303,9 +301,8 @@ def _greedy_stream(
     cache, mask, logits, plain = None, None, None, False
     while waiting or rows:
         free = batch_size - len(rows)
-        if waiting and (
-            not rows or join and plain and free >= max(1, batch_size // 4)
-        ):  # prompts join the batch
+        # prompts join the batch: a new batch, or (continuous batching) once a quarter of it is free
+        if waiting and (not rows or join and plain and free >= max(1, batch_size // 4)):
             take = [waiting.pop() for _ in range(min(free, len(waiting)))]
             own = [ids[i][shared:] for i in take]
             width = max(map(len, own))  # left padding: each answer starts right after its prompt's last token

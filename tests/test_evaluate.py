@@ -253,11 +253,20 @@ def test_generate_rows_join_a_running_batch_and_answers_do_not_change(arch: str,
     def rule(text: str) -> bool:
         return len(text) >= 4 and sum(map(ord, text)) % 3 == 0
 
-    joins = []
-    real_join = ev._join
+    joins, trims = [], []
+    real_join, real_trim = ev._join, ev._trim
     monkeypatch.setattr(ev, "_join", lambda *a: joins.append(a[1].shape) or real_join(*a))
+
+    def trim(cache, mask):  # records the mask's width before and after
+        out = real_trim(cache, mask)
+        trims.append((mask.shape[1], out.shape[1]))
+        return out
+
+    monkeypatch.setattr(ev, "_trim", trim)
     streamed = ev.generate(model, tok, prompts, max_new_tokens=16, batch_size=3, progress=False, settled=rule)
     assert len(joins) >= 2, joins  # prompts really joined a running batch
+    # columns every row masks (left by rows that left) are dropped, so the cache does not widen with every join
+    assert any(after < before for before, after in trims), trims
     monkeypatch.setattr(ev, "_join", real_join)
     alone = [
         ev.generate(model, tok, [p], max_new_tokens=16, batch_size=1, progress=False, settled=rule)[0]
