@@ -26,9 +26,7 @@ Writes runs/bench/latest.json (and a time-stamped copy) with train.ratio, train.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
-import ctypes
 import json
 import os
 import sys
@@ -40,7 +38,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from helpers import data, env, evaluate, finetune  # noqa: E402
-from helpers.finetune import load_model_for_training, peak_rss_mb, reset_peak_rss  # noqa: E402
+from helpers.finetune import load_model_for_training, peak_rss_mb, release_freed_memory, reset_peak_rss  # noqa: E402
 
 
 def matmul_peak(dtype: torch.dtype, *, n: int = 1024, seconds: float = 3.0) -> float:
@@ -53,12 +51,6 @@ def matmul_peak(dtype: torch.dtype, *, n: int = 1024, seconds: float = 3.0) -> f
         torch.mm(a, b)
         best = max(best, 2 * n**3 / (time.perf_counter() - start))
     return best
-
-
-def release_freed_memory() -> None:
-    """Hand glibc's cached free blocks back to the OS, so one run's cache does not inflate the next one's RSS."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class CountingCollator:
@@ -145,8 +137,7 @@ def train_setup(
     trainer = Trainer(
         model=model, args=args, train_dataset=Dataset.from_list(features), data_collator=collator
     )
-    release_freed_memory()
-    reset_peak_rss()
+    reset_peak_rss()  # hands the allocator's cached free blocks back first: each run's peak is its own
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start

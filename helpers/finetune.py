@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import json
 import os
@@ -214,12 +215,28 @@ def training_arguments(cfg: FinetuneConfig, **overrides: Any):
     return TrainingArguments(**kwargs)
 
 
+def release_freed_memory() -> bool:
+    """Hand the C allocator's cached free blocks back to the OS (glibc ``malloc_trim(0)``).
+
+    glibc keeps the blocks that freed tensors leave behind inside the process, so they still count in its RSS: after
+    notebook 04's full-logit probe that is about 1.7 GB of memory nothing uses. Returns ``True`` where glibc trimmed.
+    """
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to hand back this way
+        return False
+
+
 def reset_peak_rss() -> bool:
     """Reset this process's peak-RSS counter to its current RSS (Linux ``/proc/self/clear_refs``).
+
+    First hands freed memory back to the OS (:func:`release_freed_memory`), so the peak that follows measures what
+    the next step needs, not what earlier cells freed and the allocator kept.
 
     Returns:
         ``True`` when reset; ``False`` where unsupported (then :func:`peak_rss_mb` is the lifetime peak).
     """
+    release_freed_memory()
     try:
         Path("/proc/self/clear_refs").write_text("5")
         return True

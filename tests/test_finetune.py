@@ -254,3 +254,30 @@ def test_notebook_04_runs_the_scripts_recipe(tmp_path: Path) -> None:
     collator = assigned("collator")
     assert collator.only_learned_logits == cfg.only_learned_logits
     assert ns["N_VAL"] == FinetuneConfig().max_eval_examples
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="peak RSS is reset through Linux /proc")
+def test_reset_peak_rss_hands_freed_blocks_back_before_measuring() -> None:
+    """Blocks freed before the reset but kept by the allocator must not count in the peak that follows (04's probe)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018 (glibc only)
+    except (OSError, AttributeError):
+        pytest.skip("not glibc: no malloc_trim")
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    size, count = 64 * 1024, 4096  # 256 MB in blocks below glibc's mmap threshold: they live on the heap
+    blocks = [libc.malloc(size) for _ in range(count)]
+    for block in blocks:
+        ctypes.memset(block, 1, size)  # touched: resident
+    pin = libc.malloc(size)  # above them, so free() cannot shrink the heap from its top by itself
+    try:
+        for block in blocks:
+            libc.free(block)
+        cached = ft._rss_mb()
+        assert ft.reset_peak_rss()
+        assert ft.peak_rss_mb() < cached - 200, (cached, ft.peak_rss_mb())  # the 256 MB went back to the OS
+    finally:
+        libc.free(pin)
