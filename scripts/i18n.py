@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LANG = "zh_CN"
 #: Same pattern as helpers.runner.TIME_LINE (kept here so the script needs no torch import).
 TIME_LINE = re.compile(r"(Time on a laptop CPU: about )(\d+(?:\.\d+)? (?:min|s))")
+#: The same line in the Chinese titles ("笔记本 CPU 用时：约 65 s").
+ZH_TIME_LINE = re.compile(r"(用时：约 )(\d+(?:\.\d+)? (?:min|s))")
 #: A notebook-table row of either README: ``| 04 | [...](...) | ... | <time> |``.
 README_ROW = re.compile(r"^(\| (\d\d) \|.*\| )([^|]+)( \|)$", re.M)
 HEADING = re.compile(r"^(#{1,6}) ([\d.]*\d)?", re.M)
@@ -94,15 +96,18 @@ def _time(text: str) -> str | None:
 def retime(msgid: str, msgstr: str, english: str) -> str | None:
     """The translation of ``english`` when it differs from ``msgid`` only in the measured title time, else None.
 
-    The old duration (``"65 s"``) is replaced in the Chinese text by the new one; a translation that wrote the
-    duration some other way cannot be updated safely and stays stale.
+    The old duration (``"65 s"``) is replaced in the Chinese text by the new one. Where the Chinese text does not
+    show the old duration once (an earlier edit left it behind), its title line (``用时：约 ...``) takes the new one;
+    a translation that wrote the duration some other way cannot be updated safely and stays stale.
     """
     old, new = _time(msgid), _time(english)
     if old is None or new is None or TIME_LINE.sub(r"\1", msgid) != TIME_LINE.sub(r"\1", english):
         return None
-    if msgstr.count(old) != 1:
-        return None
-    return msgstr.replace(old, new)
+    if msgstr.count(old) == 1:
+        return msgstr.replace(old, new)
+    if len(ZH_TIME_LINE.findall(msgstr)) == 1:
+        return ZH_TIME_LINE.sub(lambda m: m.group(1) + new, msgstr)
+    return None
 
 
 def translate_cell(cell: dict, entry: polib.POEntry | None) -> tuple[str, Problem | None]:

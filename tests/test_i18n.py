@@ -233,6 +233,30 @@ def test_a_new_measured_time_flows_into_the_translation(repo: Path) -> None:
     assert f"约 {new}" in "".join(zh["cells"][0]["source"])
 
 
+def test_a_new_measured_time_mends_a_chinese_title_that_had_fallen_behind(repo: Path) -> None:
+    """A Chinese title whose time already differed from its msgid's (an old hand edit) still takes the new time."""
+    import polib
+
+    po_path = catalogue(repo)
+    po = polib.pofile(str(po_path), wrapwidth=0)
+    entry = next(e for e in po if e.msgctxt == "83456505")
+    behind = "99 min" if "99 min" not in entry.msgid else "98 min"
+    entry.msgstr = i18n.ZH_TIME_LINE.sub(rf"\g<1>{behind}", entry.msgstr)
+    assert f"约 {behind}" in entry.msgstr and i18n._time(entry.msgid) != behind
+    po.save(str(po_path))
+    en = repo / "notebooks" / "00_start_here.ipynb"
+    now = i18n.TIME_LINE.search(en.read_text("utf-8")).group(2)
+    new = "37 s" if now != "37 s" else "41 s"
+    edit_notebook(en, "83456505", lambda s: i18n.TIME_LINE.sub(rf"\g<1>{new}", s))
+    assert i18n.extract(repo, only=["00"]) == []  # retimed: neither fuzzy nor new
+    entry = next(e for e in polib.pofile(str(po_path)) if e.msgctxt == "83456505")
+    assert "fuzzy" not in entry.flags and f"约 {new}" in entry.msgstr and behind not in entry.msgstr
+    i18n.build(repo, only=["00"])
+    assert i18n.check(repo, only=["00"]) == []
+    zh = json.loads((repo / "notebooks" / "zh" / "00_start_here.ipynb").read_text("utf-8"))
+    assert f"约 {new}" in "".join(zh["cells"][0]["source"])
+
+
 def test_readme_times_follow_the_english_readme(repo: Path) -> None:
     readme = repo / "README.md"
     text = readme.read_text("utf-8")
