@@ -256,7 +256,9 @@ def test_notebook_04_runs_the_scripts_recipe(tmp_path: Path) -> None:
     assert ns["N_VAL"] == FinetuneConfig().max_eval_examples
 
 
-@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="peak RSS is reset through Linux /proc")
+@pytest.mark.skipif(
+    not Path("/proc/self/clear_refs").exists(), reason="peak RSS is reset through Linux /proc"
+)
 def test_reset_peak_rss_hands_freed_blocks_back_before_measuring() -> None:
     """Blocks freed before the reset but kept by the allocator must not count in the peak that follows (04's probe)."""
     import ctypes
