@@ -219,7 +219,7 @@ def release_freed_memory() -> bool:
     """Hand the C allocator's cached free blocks back to the OS (glibc ``malloc_trim(0)``).
 
     glibc keeps the blocks that freed tensors leave behind inside the process, so they still count in its RSS: after
-    notebook 04's full-logit probe that is about 1.7 GB of memory nothing uses. Returns ``True`` where glibc trimmed.
+    notebook 04's full-logit probe that is more than a gigabyte nothing uses. Returns ``True`` where glibc trimmed.
     """
     try:
         return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
