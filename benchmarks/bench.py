@@ -88,17 +88,21 @@ def train_setup(
     out: Path,
     layers: list[int] | None = None,
     compile_model: bool = False,
+    passes: tuple[int, int] | None = None,
 ) -> dict:
     """One epoch over ``features`` in setup (a) naive or (b) course default; return the measurements.
 
-    ``layers`` (peft's ``layers_to_transform``) and ``compile_model`` (the Trainer's ``torch_compile``, its
-    compile time included) vary (b) for ``--levers``.
+    ``layers`` (peft's ``layers_to_transform``), ``compile_model`` (the Trainer's ``torch_compile``, its
+    compile time included) and ``passes`` (examples per pass, passes accumulated per optimizer step) vary (b) for
+    ``--levers``.
     """
     from datasets import Dataset
     from peft import LoraConfig, get_peft_model
     from transformers import Trainer, TrainingArguments
 
     cfg = finetune.FinetuneConfig(model=model_name, max_length=max_length)
+    if passes:
+        cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps = passes
     env.set_seed(0)
     model, tokenizer = load_model_for_training(model_name)
     if naive:
@@ -287,7 +291,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--levers",
         action="store_true",
-        help="also time variants of (b): adapters on the last half / third of the layers, torch.compile",
+        help="also time variants of (b): adapters on the last half / third of the layers, passes of 4, torch.compile",
     )
     parser.add_argument("--data_dir", default=str(env.ROOT / "data" / "extraction"))
     parser.add_argument("--out", default=str(env.ROOT / "runs" / "bench"))
@@ -336,6 +340,7 @@ def main(argv: list[str] | None = None) -> dict:
         variants = {
             "last_half": dict(layers=list(range(n_layers // 2, n_layers))),
             "last_third": dict(layers=list(range(n_layers - n_layers // 3, n_layers))),
+            "passes_4x1": dict(passes=(4, 1)),  # the same updates in passes of 4: more memory per pass
             "compile": dict(compile_model=True),
         }
         train["levers"] = {}
@@ -344,7 +349,7 @@ def main(argv: list[str] | None = None) -> dict:
             r["vs_b"] = round(r["useful_tokens_per_s"] / train["b"]["useful_tokens_per_s"], 3)
             train["levers"][key] = r
             print(
-                f"{r['setup']:22s} {r['seconds']:7.1f} s  {r['useful_tokens_per_s']:7.1f} useful tok/s  {r['vs_b']:.2f}x (b)  loss {r['final_loss']:.3f}"
+                f"{r['setup']:22s} {r['seconds']:7.1f} s  {r['useful_tokens_per_s']:7.1f} useful tok/s  {r['vs_b']:.2f}x (b)  peak RSS {r['peak_rss_mb']:.0f} MB  loss {r['final_loss']:.3f}"
             )
 
     adapter = finetune.ensure_adapter(

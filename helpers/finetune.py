@@ -125,21 +125,29 @@ def load_model_for_training(
     return model, tokenizer
 
 
-def lora_config(cfg: FinetuneConfig):
-    """The ``peft.LoraConfig`` for ``cfg`` (causal LM, no bias)."""
+def lora_config(cfg: FinetuneConfig, **overrides: Any):
+    """The ``peft.LoraConfig`` for ``cfg`` (causal LM, no bias); ``overrides`` set any other ``LoraConfig`` field
+    (``init_lora_weights="pissa"``, ``use_rslora=True``, ...) for experiments (``benchmarks/recipe.py``)."""
     from peft import LoraConfig
 
     names = [cfg.target_modules] if isinstance(cfg.target_modules, str) else list(cfg.target_modules)
     targets = [t.strip() for name in names for t in name.split(",") if t.strip()]
     if targets == ["all-linear"]:
         targets = "all-linear"  # peft's shorthand: every linear layer but the output head
+    fields = {f.name for f in dataclasses.fields(LoraConfig)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"Not LoraConfig fields: {unknown}.\nFix: use one of {sorted(fields)}.")
     return LoraConfig(
-        r=cfg.lora_r,
-        lora_alpha=cfg.lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-        target_modules=targets,
-        bias="none",
-        task_type="CAUSAL_LM",
+        **{
+            "r": cfg.lora_r,
+            "lora_alpha": cfg.lora_alpha,
+            "lora_dropout": cfg.lora_dropout,
+            "target_modules": targets,
+            "bias": "none",
+            "task_type": "CAUSAL_LM",
+            **overrides,
+        }
     )
 
 
@@ -442,7 +450,11 @@ def _rank_report(folder: str):
 
 
 def train(
-    cfg: FinetuneConfig | None = None, *, callbacks: list | None = None, verbose: bool = True
+    cfg: FinetuneConfig | None = None,
+    *,
+    callbacks: list | None = None,
+    verbose: bool = True,
+    lora_overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run one LoRA SFT and save the adapter (safetensors) to ``cfg.resolved_output_dir()``.
 
@@ -450,6 +462,7 @@ def train(
         cfg: the run's configuration; default :class:`FinetuneConfig()`.
         callbacks: extra ``transformers.TrainerCallback`` objects (live plots, early stops).
         verbose: print the setup line and the result summary.
+        lora_overrides: other ``LoraConfig`` fields, passed to :func:`lora_config` (experiments).
 
     Returns:
         Metrics: ``train_seconds``, ``peak_rss_mb``, ``final_train_loss``, ``final_val_loss``,
@@ -468,7 +481,7 @@ def train(
         cfg.model, attn_implementation=cfg.attn_implementation, load_in_4bit=cfg.load_in_4bit
     )
     train_ds, val_ds, report = build_datasets(cfg, tokenizer)
-    model = get_peft_model(model, lora_config(cfg))
+    model = get_peft_model(model, lora_config(cfg, **(lora_overrides or {})))
     if cfg.gradient_checkpointing:
         model.enable_input_require_grads()  # checkpointed blocks need a grad-requiring input
     trainable, total = model.get_nb_trainable_parameters()
