@@ -7,14 +7,16 @@
     python benchmarks/recipe.py --config configs/train_cpu.yaml --lora use_rslora=true
 
 Trains with helpers.finetune.train (notebook 04's recipe; ``--lora KEY=VALUE`` sets any other LoraConfig field),
-then scores the trained model in memory, merged (``merge_and_unload``), on the test split the way notebook 05
+then scores the trained model in memory, merged (``merge_and_unload``), on a held-out split the way notebook 05
 scores the tuned model (evaluate.generate with the settled stop, evaluate.score_extraction): exact match overall
-and per language, beside the training seconds and peak RSS. Prints one JSON line and appends it to
+and per language, beside the training seconds and peak RSS. The split is the validation split unless you say
+``--split test``: choosing a recipe is a decision, and notebook 05 (section 1) keeps the test split for the one
+score after every decision is made. Prints one JSON line and appends it to
 runs/recipe/results.jsonl, so that levers tried one after another sit side by side.
 
-Exact match moves by a few points between runs that differ only in numerics (bf16 or fp32, another CPU; on 300
-test examples one standard error is about 0.026): compare a lever with a run of the default recipe on the same
-machine, and trust only differences well beyond that. PiSSA and OLoRA change the base weights (they keep the
+Exact match moves by a few points between runs that differ only in numerics (bf16 or fp32, another CPU), and the
+line carries its 95 % Wilson interval (sampling error alone): compare a lever with a run of the default recipe on
+the same machine, and trust only differences well beyond both. PiSSA and OLoRA change the base weights (they keep the
 residual): the model scored here is the trained one in memory, but the adapter saved on disk then needs peft's
 conversion before it is used on the original base model.
 """
@@ -43,11 +45,11 @@ def _value(text: str):
         return text
 
 
-def score(model, tokenizer, data_dir: str, n_test: int | None, batch_size: int = 32) -> dict:
-    """Notebook 05's scoring of the tuned model: greedy answers to the test split, exact match overall and per
-    language (``max_new_tokens`` from the validation answers, as in 05)."""
+def score(model, tokenizer, data_dir: str, split: str, n: int | None, batch_size: int = 32) -> dict:
+    """Notebook 05's scoring of the tuned model: greedy answers to ``split`` (its first ``n`` examples, or all),
+    exact match overall and per language (``max_new_tokens`` from the validation answers, as in 05)."""
     splits = data.load_splits(data_dir)
-    test = splits["test"][:n_test] if n_test else splits["test"]
+    test = splits[split][:n] if n else splits[split]
     targets = [data.target_text(r) for r in test]
     max_new = evaluate.max_new_tokens_for(
         tokenizer, [data.target_text(r) for r in splits["validation"]], margin=16
@@ -59,7 +61,7 @@ def score(model, tokenizer, data_dir: str, n_test: int | None, batch_size: int =
         [data.prompt_messages(r) for r in test],
         max_new_tokens=max_new,
         batch_size=batch_size,
-        desc="test",
+        desc=split,
         settled=evaluate.json_answer_settled,
     )
     seconds = time.perf_counter() - start
@@ -70,9 +72,14 @@ def score(model, tokenizer, data_dir: str, n_test: int | None, batch_size: int =
         by_lang[lang] = evaluate.score_extraction([answers[i] for i in pick], [targets[i] for i in pick])[
             "exact_match"
         ]
+    exact = evaluate.score_extraction(answers, targets)["exact_match"]
     return {
-        "n_test": len(test),
-        "exact_match": evaluate.score_extraction(answers, targets)["exact_match"],
+        "split": split,
+        "n_examples": len(test),
+        "exact_match": exact,
+        "exact_match_95ci": [
+            round(x, 3) for x in evaluate.wilson_interval(round(exact * len(test)), len(test))
+        ],
         "by_lang": by_lang,
         "generate_seconds": round(seconds, 1),
     }
@@ -89,7 +96,10 @@ def main(argv: list[str] | None = None) -> dict:
         "--lora", action="append", default=[], metavar="KEY=VALUE", help="another LoraConfig field"
     )
     parser.add_argument(
-        "--n_test", type=int, default=None, help="score the first N test examples (default all)"
+        "--split", choices=["validation", "test"], default="validation", help="the held-out split to score"
+    )
+    parser.add_argument(
+        "--n_examples", type=int, default=None, help="score its first N examples (default all)"
     )
     parser.add_argument("--out", default=str(env.ROOT / "runs" / "recipe"))
     ns, rest = parser.parse_known_args(argv)
@@ -114,7 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
     merged = keep.model.merge_and_unload().float().eval()
     tokenizer = AutoTokenizer.from_pretrained(cfg.resolved_output_dir())
     with torch.inference_mode():
-        scores = score(merged, tokenizer, cfg.data_dir, ns.n_test)
+        scores = score(merged, tokenizer, cfg.data_dir, ns.split, ns.n_examples)
     result = {
         "name": name,
         "lora": lora,

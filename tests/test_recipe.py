@@ -34,9 +34,9 @@ def test_recipe_scores_the_trained_model_and_appends_one_line(
     scored = {}
     real_score = recipe.score
 
-    def spy(model, tokenizer, data_dir, n_test, batch_size=32):
+    def spy(model, tokenizer, data_dir, split, n, batch_size=32):
         scored["state"] = {k: v.clone() for k, v in model.state_dict().items()}
-        return real_score(model, tokenizer, data_dir, n_test, batch_size)
+        return real_score(model, tokenizer, data_dir, split, n, batch_size)
 
     monkeypatch.setattr(recipe, "score", spy)
     argv = [
@@ -60,14 +60,19 @@ def test_recipe_scores_the_trained_model_and_appends_one_line(
         "false",
         "--lora",
         "use_rslora=true",
-        "--n_test",
+        "--n_examples",
         "4",
         "--out",
         str(tmp_path),
     ]
     result = recipe.main(argv)
-    assert (result["global_step"], result["examples_seen"], result["n_test"]) == (3, 12, 4)
+    assert (result["global_step"], result["examples_seen"], result["n_examples"]) == (3, 12, 4)
+    assert (
+        result["split"] == "validation"
+    )  # recipes are chosen on validation; the test split is scored once (05)
     assert result["lora"] == {"use_rslora": True} and 0 <= result["exact_match"] <= 1
+    low, high = result["exact_match_95ci"]
+    assert low <= result["exact_match"] <= high and high - low > 0.3  # 4 examples: a wide interval
     assert set(result["by_lang"]) <= {"en", "zh"} and result["train_seconds"] > 0
     lines = (tmp_path / "results.jsonl").read_text().splitlines()
     assert len(lines) == 1 and json.loads(lines[0]) == result
