@@ -17,6 +17,7 @@ Generation, the same test prompts and greedy decoding:
       first, left-padded, continuous batching: a row leaves the batch and its KV cache when it ends its turn, or
       earlier once its answer can no longer parse as JSON (evaluate.json_answer_settled), and a waiting prompt joins;
       the shared system prompt's KV cache is computed once). The answers must be identical.
+  (b)'s merged copy against the same batched path on the unmerged adapter: the same answers (generate.merged).
   And the base model (which notebook 05 scores too), batched, to end-of-turn against stopped once settled: the
   scores must be the same and each early answer the start of the full one (generate.base_settled); and stopped once
   settled in static batches (join=False) against prompts joining: the same answers (generate.join).
@@ -210,6 +211,18 @@ def generation(model_name: str, adapter: Path, records: list[dict], batch_size: 
         settled=evaluate.json_answer_settled,
     )
     b_seconds = time.perf_counter() - start  # the merge included
+    # the merged copy's share of (b): the same batched path on the adapter itself (notebook 05 section 2.3)
+    start = time.perf_counter()
+    on_adapter = evaluate.generate(
+        model,
+        tokenizer,
+        prompts,
+        max_new_tokens=max_new,
+        batch_size=batch_size,
+        progress=False,
+        settled=evaluate.json_answer_settled,
+    )
+    adapter_seconds = time.perf_counter() - start
     # (b) stops an answer once it can no longer parse (its score is settled): such an answer is the start of (a)'s
     cut, differ = [], []
     for i, (x, y) in enumerate(zip(plain, course, strict=True)):
@@ -258,6 +271,13 @@ def generation(model_name: str, adapter: Path, records: list[dict], batch_size: 
             == evaluate.score_extraction(early, targets),
             "early_answers_are_prefixes": all(f.startswith(e) for f, e in zip(full, early, strict=True)),
             "chars": [sum(map(len, full)), sum(map(len, early))],
+        },
+        "merged": {
+            "setup": "evaluate.generate batched: the unmerged adapter against (b)'s merged copy (merge included)",
+            "adapter_seconds": round(adapter_seconds, 2),
+            "merged_seconds": round(b_seconds, 2),
+            "ratio": round(adapter_seconds / b_seconds, 3),
+            "same_answers": on_adapter == course,
         },
         "join": {
             "setup": "base model, settled: static batches (join=False) against prompts joining a running batch",
@@ -368,6 +388,11 @@ def main(argv: list[str] | None = None) -> dict:
         f"  base model, to end-of-turn {bs['full_seconds']:.1f} s against stopped once settled {bs['settled_seconds']:.1f} s: "
         f"generate.base_settled.ratio = {bs['ratio']:.2f}x | same scores: {bs['same_scores']} | "
         f"early answers are prefixes: {bs['early_answers_are_prefixes']}"
+    )
+    mg = gen["merged"]
+    print(
+        f"  batched on the adapter {mg['adapter_seconds']:.1f} s against the merged copy {mg['merged_seconds']:.1f} s: "
+        f"generate.merged.ratio = {mg['ratio']:.2f}x | same answers: {mg['same_answers']}"
     )
     jn = gen["join"]
     print(

@@ -54,12 +54,13 @@ def check(results: dict) -> None:
     smoke = results["smoke"]
     n = results["n"]
     # the tuned model is scored as a merged copy exactly when that copy gave the adapter's answers on every
-    # validation example; in the default run it must, and it must be faster
+    # validation example; in the default run it must. How much faster it is, is printed and recorded, not checked:
+    # timings belong to benchmarks/bench.py, which measures it side by side (generate.merged)
     assert 0 <= results["merged_same"] <= results["merged_of"], results
     assert results["scored_merged"] == (results["merged_same"] == results["merged_of"]), results
+    assert results["merged_speedup"] > 0, results
     if not smoke:
         assert results["scored_merged"], ("the merged copy answered differently", results["merged_same"])
-        assert results["merged_speedup"] > 1.05, results["merged_speedup"]
     # section 2.4: stopping settled answers early cuts text, never a score (its seconds are printed, not checked:
     # timings belong to benchmarks/bench.py, which measures the same things side by side as generate.base_settled
     # and generate.join)
