@@ -1,6 +1,6 @@
 """The course's speed claims, measured side by side in one process: training and generation, naive against ours.
 
-    python benchmarks/bench.py                 # `make bench`: about 5 minutes on 2 CPU cores
+    python benchmarks/bench.py                 # `make bench`: about 6 minutes on 2 CPU cores
     python benchmarks/bench.py --examples 8 --prompts 4 --model FOLDER   # a quick check with a small local model
 
 Training, the same model, data, number of examples and LoRA placement per setup:
