@@ -199,55 +199,42 @@ def generation(model_name: str, adapter: Path, records: list[dict], batch_size: 
                 tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip()
             )
     a_seconds = time.perf_counter() - start
+
+    def timed(m, settled=evaluate.json_answer_settled, join=True) -> tuple[list[str], float]:
+        start = time.perf_counter()
+        answers = evaluate.generate(
+            m,
+            tokenizer,
+            prompts,
+            max_new_tokens=max_new,
+            batch_size=batch_size,
+            progress=False,
+            settled=settled,
+            join=join,
+        )
+        return answers, time.perf_counter() - start
+
     start = time.perf_counter()
     merged = copy.deepcopy(model).merge_and_unload().eval()
-    course = evaluate.generate(
-        merged,
-        tokenizer,
-        prompts,
-        max_new_tokens=max_new,
-        batch_size=batch_size,
-        progress=False,
-        settled=evaluate.json_answer_settled,
-    )
+    course, _ = timed(merged)
     b_seconds = time.perf_counter() - start  # the merge included
     # the merged copy's share of (b): the same batched path on the adapter itself (notebook 05 section 2.3)
-    start = time.perf_counter()
-    on_adapter = evaluate.generate(
-        model,
-        tokenizer,
-        prompts,
-        max_new_tokens=max_new,
-        batch_size=batch_size,
-        progress=False,
-        settled=evaluate.json_answer_settled,
-    )
-    adapter_seconds = time.perf_counter() - start
+    on_adapter, adapter_seconds = timed(model)
     # (b) stops an answer once it can no longer parse (its score is settled): such an answer is the start of (a)'s
     cut, differ = [], []
     for i, (x, y) in enumerate(zip(plain, course, strict=True)):
         if x != y:
             (cut if x.startswith(y) and evaluate.json_answer_settled(y) else differ).append(i)
     # The base model (notebook 05 scores it too), batched both ways: to end-of-turn, and stopped once settled
-    base_runs = {}
     with model.disable_adapter():
-        for name, rule, join in [
-            ("full", None, True),
-            ("static", evaluate.json_answer_settled, False),
-            ("settled", evaluate.json_answer_settled, True),
-        ]:
-            start = time.perf_counter()
-            answers = evaluate.generate(
-                model,
-                tokenizer,
-                prompts,
-                max_new_tokens=max_new,
-                batch_size=batch_size,
-                progress=False,
-                settled=rule,
-                join=join,
-            )
-            base_runs[name] = (answers, time.perf_counter() - start)
+        base_runs = {
+            name: timed(model, rule, join)
+            for name, rule, join in [
+                ("full", None, True),
+                ("static", evaluate.json_answer_settled, False),
+                ("settled", evaluate.json_answer_settled, True),
+            ]
+        }
     (full, full_s), (early, early_s) = base_runs["full"], base_runs["settled"]
     static, static_s = base_runs["static"]
     return {
