@@ -12,7 +12,8 @@ scores the tuned model (evaluate.generate with the settled stop, evaluate.score_
 and per language, beside the training seconds and peak RSS. The split is the validation split unless you say
 ``--split test``: choosing a recipe is a decision, and notebook 05 (section 1) keeps the test split for the one
 score after every decision is made. Prints one JSON line and appends it to
-runs/recipe/results.jsonl, so that levers tried one after another sit side by side.
+runs/recipe/results.jsonl, so that levers tried one after another sit side by side; the adapter goes to
+runs/recipe/adapter (each run replaces it) unless ``--output_dir`` says otherwise.
 
 Exact match moves by a few points between runs that differ only in numerics (bf16 or fp32, another CPU), and the
 line carries its 95 % Wilson interval (sampling error alone): compare a lever with a run of the default recipe on
