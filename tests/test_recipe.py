@@ -39,37 +39,15 @@ def test_recipe_scores_the_trained_model_and_appends_one_line(
         return real_score(model, tokenizer, data_dir, split, n, batch_size)
 
     monkeypatch.setattr(recipe, "score", spy)
-    argv = [
-        "--model",
-        tiny_qwen2_dir,
-        "--max_steps",
-        "3",
-        "--per_device_train_batch_size",
-        "2",
-        "--gradient_accumulation_steps",
-        "2",
-        "--max_train_examples",
-        "16",
-        "--eval_steps",
-        "0",
-        "--learning_rate",
-        "5e-2",
-        "--disable_tqdm",
-        "true",
-        "--bf16",
-        "false",
-        "--lora",
-        "use_rslora=true",
-        "--n_examples",
-        "4",
-        "--out",
-        str(tmp_path),
-    ]
+    argv = (
+        f"--model {tiny_qwen2_dir} --max_steps 3 --per_device_train_batch_size 2 --gradient_accumulation_steps 2 "
+        "--max_train_examples 16 --eval_steps 0 --learning_rate 5e-2 --disable_tqdm true --bf16 false "
+        f"--lora use_rslora=true --n_examples 4 --out {tmp_path}"
+    ).split()
     result = recipe.main(argv)
     assert (result["global_step"], result["examples_seen"], result["n_examples"]) == (3, 12, 4)
-    assert (
-        result["split"] == "validation"
-    )  # recipes are chosen on validation; the test split is scored once (05)
+    # recipes are chosen on validation; the test split is scored once, after the decisions (05 section 1)
+    assert result["split"] == "validation"
     assert result["lora"] == {"use_rslora": True} and 0 <= result["exact_match"] <= 1
     low, high = result["exact_match_95ci"]
     assert low <= result["exact_match"] <= high and high - low > 0.3  # 4 examples: a wide interval
