@@ -21,6 +21,9 @@ Generation, the same test prompts and greedy decoding:
   And the base model (which notebook 05 scores too), batched, to end-of-turn against stopped once settled: the
   scores must be the same and each early answer the start of the full one (generate.base_settled); and stopped once
   settled in static batches (join=False) against prompts joining: the same answers (generate.join).
+``--levers`` also times variants of (b) (adapters on fewer layers, passes of 4, torch.compile) and trains (b) in two
+fresh processes with oneDNN's kernel caches at their default 1,024 shapes and at the course's cap
+(train.levers.kernel_cache: peak RSS and speed of each).
 Writes runs/bench/latest.json (and a time-stamped copy) with train.ratio, train.b.share_of_peak, ...
 """
 
@@ -169,6 +172,52 @@ def train_setup(
     return result
 
 
+#: The two caches' variables (helpers/__init__.py sets both to helpers.KERNEL_CACHE_CAPACITY unless already set).
+KERNEL_CACHE_VARIABLES = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY")
+
+
+def _train_b_here(model_name: str, data_dir: str, examples: str, max_length: str, out: str) -> dict:
+    """(b) on the first ``examples`` training examples, in this process (the child of :func:`kernel_cache`)."""
+    _, tokenizer = load_model_for_training(model_name)
+    records = data.load_splits(data_dir)["train"][: int(examples)]
+    features, _ = data.tokenize_records(records, tokenizer, int(max_length))
+    result = train_setup(
+        "(b)",
+        model_name=model_name,
+        features=features,
+        naive=False,
+        max_length=int(max_length),
+        out=Path(out),
+    )
+    return {**result, "capacity_seen": [os.environ.get(n) for n in KERNEL_CACHE_VARIABLES]}
+
+
+def kernel_cache(model_name: str, data_dir: str, examples: int, max_length: int, out: Path) -> dict:
+    """(b) in two fresh processes: oneDNN's kernel caches at their default size (1,024 shapes) against the course's
+    cap (helpers.KERNEL_CACHE_CAPACITY, set when helpers is imported). The variables are read once per process, so
+    each side needs its own; under bf16 autocast every new batch shape adds cached kernels and their buffers."""
+    import helpers
+
+    code = (
+        "import json, os, sys; "
+        "os.environ.update(dict.fromkeys(('ONEDNN_PRIMITIVE_CACHE_CAPACITY', 'LRU_CACHE_CAPACITY'), sys.argv[1])); "
+        "sys.path.insert(0, 'benchmarks'); import bench; print(json.dumps(bench._train_b_here(*sys.argv[2:])))"
+    )
+    args = [model_name, data_dir, str(examples), str(max_length), str(out)]
+    sides = {}
+    for key, capacity in (("default_1024", "1024"), ("capped", helpers.KERNEL_CACHE_CAPACITY)):
+        r = env.run_fresh_process(code, [capacity, *args], what=f"kernel cache {capacity}")
+        keep = ("capacity_seen", "seconds", "peak_rss_mb", "useful_tokens_per_s", "bf16")
+        sides[key] = {"capacity": int(capacity), **{k: r[k] for k in keep}}
+    d, c = sides["default_1024"], sides["capped"]
+    return {
+        "examples": examples,
+        **sides,
+        "rss_saved_mb": round(d["peak_rss_mb"] - c["peak_rss_mb"], 1),
+        "speed_vs_default": round(c["useful_tokens_per_s"] / d["useful_tokens_per_s"], 3),
+    }
+
+
 def generation(model_name: str, adapter: Path, records: list[dict], batch_size: int) -> dict:
     """(a) one model.generate per prompt on the unmerged adapter; (b) merged copy + evaluate.generate, batched."""
     from peft import PeftModel
@@ -298,7 +347,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--levers",
         action="store_true",
-        help="also time variants of (b): adapters on the last half / third of the layers, passes of 4, torch.compile",
+        help="also time variants of (b): adapters on the last half / third of the layers, passes of 4, torch.compile, "
+        "and the oneDNN kernel caches uncapped",
+    )
+    parser.add_argument(
+        "--cache_examples",
+        type=int,
+        default=160,
+        help="--levers: training examples for the kernel-cache comparison (its memory grows with new batch shapes)",
     )
     parser.add_argument("--data_dir", default=str(env.ROOT / "data" / "extraction"))
     parser.add_argument("--out", default=str(env.ROOT / "runs" / "bench"))
@@ -358,6 +414,16 @@ def main(argv: list[str] | None = None) -> dict:
             print(
                 f"{r['setup']:22s} {r['seconds']:7.1f} s  {r['useful_tokens_per_s']:7.1f} useful tok/s  {r['vs_b']:.2f}x (b)  peak RSS {r['peak_rss_mb']:.0f} MB  loss {r['final_loss']:.3f}"
             )
+        kc = train["levers"]["kernel_cache"] = kernel_cache(
+            ns.model, ns.data_dir, ns.cache_examples, ns.max_length, scratch
+        )
+        d, c = kc["default_1024"], kc["capped"]
+        print(
+            f"(b), {kc['examples']} examples, fresh processes, {'bf16' if c['bf16'] else 'fp32'}: oneDNN kernel caches "
+            f"at 1,024 shapes {d['seconds']:.1f} s, peak RSS {d['peak_rss_mb']:.0f} MB; capped at {c['capacity']} "
+            f"{c['seconds']:.1f} s, {c['peak_rss_mb']:.0f} MB: {kc['rss_saved_mb']:.0f} MB saved, "
+            f"{kc['speed_vs_default']:.2f}x the speed"
+        )
 
     adapter = finetune.ensure_adapter(
         Path(ns.adapter) if ns.adapter else env.artifacts_dir() / "adapter", model=ns.model

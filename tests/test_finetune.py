@@ -145,6 +145,31 @@ def test_training_arguments_follow_config(monkeypatch: pytest.MonkeyPatch) -> No
         assert ft.training_arguments(explicit).bf16 is (not fast)
 
 
+def test_importing_helpers_caps_the_cpu_kernel_caches_before_torch_uses_them() -> None:
+    """bf16 training on a CPU kept a compiled kernel per batch shape (helpers/__init__.py): importing helpers caps both
+    caches, before any product reads the variables; a value the user set stays."""
+    import os
+    import subprocess
+    import sys
+
+    import helpers
+    from helpers.env import ROOT
+
+    names = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY")
+    code = "import json, os, sys, helpers; print(json.dumps([os.environ.get(n) for n in sys.argv[1:]]))"
+    clean = {k: v for k, v in os.environ.items() if k not in names}
+
+    def child(extra: dict[str, str]) -> list[str | None]:
+        env = {**clean, **extra, "PYTHONPATH": str(ROOT)}
+        proc = subprocess.run(
+            [sys.executable, "-c", code, *names], capture_output=True, text=True, env=env, check=True
+        )
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    assert child({}) == [helpers.KERNEL_CACHE_CAPACITY] * 2 == ["64", "64"]
+    assert child({"LRU_CACHE_CAPACITY": "8"}) == ["64", "8"]
+
+
 def test_run_fresh_process_returns_the_last_json_line_and_names_a_failure() -> None:
     from helpers.env import run_fresh_process
 
