@@ -41,7 +41,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helpers import data, env, evaluate, finetune  # noqa: E402
+from helpers import data, env, evaluate, finetune, models  # noqa: E402
 from helpers.finetune import load_model_for_training, peak_rss_mb, release_freed_memory, reset_peak_rss  # noqa: E402
 
 
@@ -172,13 +172,15 @@ def train_setup(
     return result
 
 
-#: The two caches' variables (helpers/__init__.py sets both to helpers.KERNEL_CACHE_CAPACITY unless already set).
-KERNEL_CACHE_VARIABLES = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY")
-
-
 def _train_b_here(model_name: str, data_dir: str, examples: str, max_length: str, out: str) -> dict:
     """(b) on the first ``examples`` training examples, in this process (the child of :func:`kernel_cache`)."""
-    _, tokenizer = load_model_for_training(model_name)
+    from transformers import AutoTokenizer
+
+    import helpers
+
+    tokenizer = AutoTokenizer.from_pretrained(
+        models.resolve(model_name)
+    )  # train_setup loads the model itself
     records = data.load_splits(data_dir)["train"][: int(examples)]
     features, _ = data.tokenize_records(records, tokenizer, int(max_length))
     result = train_setup(
@@ -189,7 +191,7 @@ def _train_b_here(model_name: str, data_dir: str, examples: str, max_length: str
         max_length=int(max_length),
         out=Path(out),
     )
-    return {**result, "capacity_seen": [os.environ.get(n) for n in KERNEL_CACHE_VARIABLES]}
+    return {**result, "capacity_seen": [os.environ.get(n) for n in helpers.KERNEL_CACHE_VARIABLES]}
 
 
 def kernel_cache(model_name: str, data_dir: str, examples: int, max_length: int, out: Path) -> dict:
@@ -198,15 +200,15 @@ def kernel_cache(model_name: str, data_dir: str, examples: int, max_length: int,
     each side needs its own; under bf16 autocast every new batch shape adds cached kernels and their buffers."""
     import helpers
 
-    code = (
-        "import json, os, sys; "
-        "os.environ.update(dict.fromkeys(('ONEDNN_PRIMITIVE_CACHE_CAPACITY', 'LRU_CACHE_CAPACITY'), sys.argv[1])); "
-        "sys.path.insert(0, 'benchmarks'); import bench; print(json.dumps(bench._train_b_here(*sys.argv[2:])))"
+    code = (  # the variables are set before anything imports helpers or torch
+        "import json, os, sys; os.environ.update(dict.fromkeys(sys.argv[1].split(','), sys.argv[2])); "
+        "sys.path.insert(0, 'benchmarks'); import bench; print(json.dumps(bench._train_b_here(*sys.argv[3:])))"
     )
     args = [model_name, data_dir, str(examples), str(max_length), str(out)]
+    names = ",".join(helpers.KERNEL_CACHE_VARIABLES)
     sides = {}
     for key, capacity in (("default_1024", "1024"), ("capped", helpers.KERNEL_CACHE_CAPACITY)):
-        r = env.run_fresh_process(code, [capacity, *args], what=f"kernel cache {capacity}")
+        r = env.run_fresh_process(code, [names, capacity, *args], what=f"kernel cache {capacity}")
         keep = ("capacity_seen", "seconds", "peak_rss_mb", "useful_tokens_per_s", "bf16")
         sides[key] = {"capacity": int(capacity), **{k: r[k] for k in keep}}
     d, c = sides["default_1024"], sides["capped"]

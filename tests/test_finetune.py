@@ -145,27 +145,22 @@ def test_training_arguments_follow_config(monkeypatch: pytest.MonkeyPatch) -> No
         assert ft.training_arguments(explicit).bf16 is (not fast)
 
 
-def test_importing_helpers_caps_the_cpu_kernel_caches_before_torch_uses_them() -> None:
+def test_importing_helpers_caps_the_cpu_kernel_caches() -> None:
     """bf16 training on a CPU kept a compiled kernel per batch shape (helpers/__init__.py): importing helpers caps both
-    caches, before any product reads the variables; a value the user set stays."""
-    import os
-    import subprocess
-    import sys
-
+    caches in a process that had neither variable; a value the user set stays."""
     import helpers
-    from helpers.env import ROOT
+    from helpers.env import run_fresh_process
 
-    names = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY")
-    code = "import json, os, sys, helpers; print(json.dumps([os.environ.get(n) for n in sys.argv[1:]]))"
-    clean = {k: v for k, v in os.environ.items() if k not in names}
+    names = helpers.KERNEL_CACHE_VARIABLES
+    code = (  # a fresh process without the variables the test runner's own import of helpers set, plus extra ones
+        "import json, os, sys; names = sys.argv[1].split(','); [os.environ.pop(n, None) for n in names]; "
+        "os.environ.update(json.loads(sys.argv[2])); import helpers; print(json.dumps([os.environ.get(n) for n in names]))"
+    )
 
     def child(extra: dict[str, str]) -> list[str | None]:
-        env = {**clean, **extra, "PYTHONPATH": str(ROOT)}
-        proc = subprocess.run(
-            [sys.executable, "-c", code, *names], capture_output=True, text=True, env=env, check=True
-        )
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        return run_fresh_process(code, [",".join(names), json.dumps(extra)], what="import helpers")
 
+    assert names == ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY")
     assert child({}) == [helpers.KERNEL_CACHE_CAPACITY] * 2 == ["64", "64"]
     assert child({"LRU_CACHE_CAPACITY": "8"}) == ["64", "8"]
 
