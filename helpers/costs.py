@@ -439,19 +439,14 @@ import torch
 from transformers import AutoModelForCausalLM
 from peft import LoraConfig, get_peft_model
 from helpers.lora import DECODER_LINEARS
+from helpers.memory import peak_rss_mb, reset_peak_rss, rss_mb
 from helpers.models import embedded_model_path
-
-def status(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(key)
 
 method, batch, seq, steps, rank = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 torch.manual_seed(0)
 torch.set_num_threads(1)  # memory does not depend on it, and one thread does not stall when cores are busy
 path = embedded_model_path(verbose=False)
-baseline = status("VmRSS")  # Python + torch + transformers + peft imported, nothing else
+baseline = rss_mb() * 2**20  # Python + torch + transformers + peft imported, nothing else
 model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
 if method == "lora":
     config = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=list(DECODER_LINEARS))
@@ -461,18 +456,14 @@ optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad]
 ids = torch.randint(0, model.config.vocab_size, (batch, seq))
 mask = torch.ones_like(ids)
 mask[0, : seq // 4] = 0  # some left padding, as in real batches
-try:
-    open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current RSS
-    reset = True
-except OSError:
-    reset = False
+reset_peak_rss()  # measure the peak from here: loading's transients do not count
 start = time.perf_counter()
 for _ in range(steps):
     loss = model(input_ids=ids, attention_mask=mask, labels=ids).loss
     loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-print(json.dumps({"baseline": baseline, "peak": status("VmHWM"), "reset": reset,
+print(json.dumps({"baseline": baseline, "peak": peak_rss_mb() * 2**20,
                   "seconds": time.perf_counter() - start, "loss": float(loss)}))
 """
 
@@ -490,8 +481,8 @@ def measure_training_peak(
 
     The child imports torch/transformers/peft, records its resident memory (the framework baseline),
     loads the embedded SmolLM2-135M in fp32, optionally wraps it with LoRA (all linear projections),
-    then runs ``steps`` AdamW steps on random tokens. Linux only: it reads ``/proc/self/status``
-    and resets the peak counter after loading, so loading transients do not count.
+    then runs ``steps`` AdamW steps on random tokens. It resets the peak after loading
+    (:func:`helpers.memory.reset_peak_rss`), so loading transients do not count.
 
     Args:
         method: "full" or "lora".
@@ -515,9 +506,5 @@ def measure_training_peak(
     result = run_fresh_process(
         _MEASURE_CHILD, args, what="measuring", return_freed_memory=return_freed_memory
     )
-    if not result["reset"]:
-        raise RuntimeError(
-            "Could not reset the peak-RSS counter (/proc/self/clear_refs); the peak would include loading."
-        )
     result["measured"] = result["peak"] - result["baseline"]
     return result

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import json
 import os
-import resource
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +15,7 @@ import torch
 
 from helpers import env
 from helpers.adapters import adapter_is_complete  # notebooks 04-06 call it as finetune.adapter_is_complete
+from helpers.memory import peak_rss_mb, release_freed_memory, reset_peak_rss, rss_mb  # noqa: F401 (04 and bench call them here)
 from helpers.models import DEFAULT_MODEL, load_model
 
 
@@ -200,6 +198,8 @@ def training_arguments(cfg: FinetuneConfig, **overrides: Any):
         weight_decay=cfg.weight_decay,
         max_grad_norm=cfg.max_grad_norm,
         bf16=cfg.resolved_bf16(),
+        # a GPU without native bf16 (T4): fp16 mixed precision, unless bf16 was set by hand (then fp32)
+        fp16=torch.cuda.is_available() and cfg.bf16 is None and not cfg.resolved_bf16(),
         use_cpu=not torch.cuda.is_available(),
         activation_checkpointing=cfg.gradient_checkpointing,  # the 5.x name of gradient_checkpointing
         ddp_find_unused_parameters=False,  # under DDP: LoRA uses every trainable parameter, skip the search
@@ -221,61 +221,6 @@ def training_arguments(cfg: FinetuneConfig, **overrides: Any):
     )
     kwargs.update(overrides)
     return TrainingArguments(**kwargs)
-
-
-def release_freed_memory() -> bool:
-    """Hand the C allocator's cached free blocks back to the OS (glibc ``malloc_trim(0)``).
-
-    glibc keeps the blocks that freed tensors leave behind inside the process, so they still count in its RSS: after
-    notebook 04's full-logit probe that is more than a gigabyte nothing uses. Returns ``True`` where glibc trimmed.
-    """
-    try:
-        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to hand back this way
-        return False
-
-
-def reset_peak_rss() -> bool:
-    """Reset this process's peak-RSS counter to its current RSS (Linux ``/proc/self/clear_refs``).
-
-    First hands freed memory back to the OS (:func:`release_freed_memory`), so the peak that follows measures what
-    the next step needs, not what earlier cells freed and the allocator kept.
-
-    Returns:
-        ``True`` when reset; ``False`` where unsupported (then :func:`peak_rss_mb` is the lifetime peak).
-    """
-    release_freed_memory()
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-def _proc_status_mb(field: str) -> float | None:
-    """A ``kB`` field of Linux's ``/proc/self/status`` (``VmHWM``, ``VmRSS``) in MB; None where there is none."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process in MB: since :func:`reset_peak_rss` on Linux, else lifetime."""
-    peak = _proc_status_mb("VmHWM")
-    if peak is not None:
-        return peak
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / 1024 if sys.platform != "darwin" else rss / 2**20
-
-
-def _rss_mb() -> float:
-    """This process's current resident memory in MB (Linux ``/proc/self/status``; else the peak so far)."""
-    rss = _proc_status_mb("VmRSS")
-    return rss if rss is not None else peak_rss_mb()
 
 
 def _measure_steps_child(spec_path: str) -> None:
@@ -301,9 +246,8 @@ def _measure_steps_child(spec_path: str) -> None:
         torch.cuda.reset_peak_memory_stats()
         baseline = torch.cuda.memory_allocated() / 2**20
     else:
-        baseline = _rss_mb()  # the loaded (and wrapped) model, before any step
-        if not reset_peak_rss():
-            raise RuntimeError("Cannot reset the peak-RSS counter (/proc/self/clear_refs): Linux only.")
+        baseline = rss_mb()  # the loaded (and wrapped) model, before any step
+        reset_peak_rss()
     step_seconds = []
     for _ in range(spec["steps"]):
         start = time.perf_counter()
@@ -498,14 +442,17 @@ def train(
         print(
             f"LoRA r={cfg.lora_r} alpha={cfg.lora_alpha} on {cfg.target_modules}: {trainable:,} trainable of "
             f"{total:,} params | {len(train_ds)} train / {len(val_ds) if val_ds else 0} val examples | "
-            f"compute {'bf16 autocast' if args.bf16 else 'fp32'} on {env.pick_device()}"
+            f"compute {'bf16 autocast' if args.bf16 else 'fp16 autocast' if args.fp16 else 'fp32'} on {env.pick_device()}"
         )
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=train_ds,
         eval_dataset=val_ds,
-        data_collator=ChatCollator(tokenizer, only_learned_logits=cfg.only_learned_logits),
+        # several GPUs in one process (DataParallel) would split the kept positions' 1-D list across them: off there
+        data_collator=ChatCollator(
+            tokenizer, only_learned_logits=cfg.only_learned_logits and args.n_gpu <= 1
+        ),
         processing_class=tokenizer,
         callbacks=callbacks,
     )

@@ -293,7 +293,7 @@ def _train_child(spec_path: str) -> None:
     from transformers.utils import logging as hf_logging
 
     from helpers import data, evaluate
-    from helpers.finetune import _rss_mb, peak_rss_mb, reset_peak_rss
+    from helpers.memory import peak_rss_mb, reset_peak_rss, rss_mb
 
     started = time.perf_counter()  # the imports above and Python's start-up are the parent's "startup"
     spec = json.loads(Path(spec_path).read_text())
@@ -329,9 +329,8 @@ def _train_child(spec_path: str) -> None:
         optimizer, num_warmup_steps=0, num_training_steps=spec["steps"]
     )
     model.train()
-    baseline = _rss_mb()
-    if not reset_peak_rss():
-        raise RuntimeError("Cannot reset the peak-RSS counter (/proc/self/clear_refs): Linux only.")
+    baseline = rss_mb()
+    reset_peak_rss()
     losses, seconds = [], []
     for step in range(spec["steps"]):
         start = time.perf_counter()

@@ -34,9 +34,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _serve_command() -> list[str]:
-    script = Path(sys.executable).parent / "transformers"
-    if script.is_file():
-        return [str(script), "serve"]
+    for name in ("transformers", "transformers.exe"):  # a venv's bin/ (Linux, macOS) or Scripts\ (Windows)
+        script = Path(sys.executable).parent / name
+        if script.is_file():
+            return [str(script), "serve"]
     found = shutil.which("transformers")
     if found:
         return [found, "serve"]
@@ -85,16 +86,26 @@ _LIVE: dict[int, subprocess.Popen] = {}
 
 
 def _stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
-    """Stop the server's whole process group: SIGTERM, then SIGKILL after ``grace`` seconds."""
+    """Stop the server and every process it started: terminate, then kill after ``grace`` seconds (any OS)."""
+    import psutil
+
     _LIVE.pop(proc.pid, None)
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=grace)
-    # the leader may be gone while children of its group live on: always sweep the group
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    try:
+        leader = psutil.Process(proc.pid)
+        family = [leader, *leader.children(recursive=True)]  # listed before anyone exits and orphans the rest
+    except psutil.NoSuchProcess:
+        family = []
+    for member in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.terminate()
+    _, alive = psutil.wait_procs(family, timeout=grace)
+    for member in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.kill()
+    psutil.wait_procs(alive, timeout=grace)
+    if hasattr(os, "killpg"):  # POSIX: also sweep the server's session, for a child whose parent died first
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=grace)
 
@@ -135,7 +146,7 @@ def serve(
 
     The server binds ``host`` only (loopback by default, so nothing outside this machine can reach
     it), preloads the model, and the block starts once ``GET /health`` answers 200. On leaving the
-    block (normally, on an exception, or on Ctrl-C) its whole process group is stopped.
+    block (normally, on an exception, or on Ctrl-C) the server and every process it started are stopped.
 
     Args:
         model_dir: a folder written by ``save_pretrained`` (model and tokenizer).
@@ -168,14 +179,15 @@ def serve(
     cmd += ["--device", device or pick_device(), "--dtype", dtype, *extra_args]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
     start = time.perf_counter()
-    with open(log_path, "w") as log:  # its own session: stopping the group stops every child it starts
+    with open(log_path, "w") as log:  # its own session (POSIX), so Ctrl-C in the notebook does not reach it
         proc = subprocess.Popen(
             cmd,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=env,
-            start_new_session=True,
+            start_new_session=True,  # POSIX
+            creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),  # Windows
         )
     _LIVE[proc.pid] = proc
     try:

@@ -212,7 +212,6 @@ def test_notebook_04_runs_the_scripts_recipe(tmp_path: Path) -> None:
     """Notebook 04 builds its TrainingArguments, LoraConfig and collator by hand (the lesson); helpers.finetune builds
     them from FinetuneConfig() (the script, make bench). The two must be the same recipe: compare the objects."""
     import ast
-    import types
 
     from helpers import data, env
     from helpers.finetune import FinetuneConfig, lora_config, training_arguments
@@ -237,7 +236,8 @@ def test_notebook_04_runs_the_scripts_recipe(tmp_path: Path) -> None:
                     return ns[name]
         raise AssertionError(f"notebook 04 assigns no {name!r}")
 
-    ns.update(env=env, data=data, SETUP=types.SimpleNamespace(bf16=env.bf16_supported()), tokenizer=object())
+    setup = env.Setup(env.pick_device(), torch.float32, env.bf16_supported(), 0)  # what the setup cell decides
+    ns.update(env=env, data=data, SETUP=setup, tokenizer=object())
     cfg = FinetuneConfig(max_eval_examples=ns["N_VAL"])
     nb_args, script_args = assigned("args"), training_arguments(cfg)
     fields = [
@@ -251,6 +251,7 @@ def test_notebook_04_runs_the_scripts_recipe(tmp_path: Path) -> None:
         "weight_decay",
         "max_grad_norm",
         "bf16",
+        "fp16",
         "train_sampling_strategy",
         "eval_steps",
         "logging_steps",
@@ -298,7 +299,7 @@ def test_reset_peak_rss_hands_freed_blocks_back_before_measuring() -> None:
     try:
         for block in blocks:
             libc.free(block)
-        cached = ft._rss_mb()
+        cached = ft.rss_mb()
         assert ft.reset_peak_rss()
         assert ft.peak_rss_mb() < cached - 200, (cached, ft.peak_rss_mb())  # the 256 MB went back to the OS
     finally:

@@ -1,0 +1,96 @@
+"""This process's resident memory (RSS) and its peak, on Linux, macOS and Windows (psutil; no torch import)."""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from pathlib import Path
+
+import psutil
+
+_PROCESS = psutil.Process()
+_STATUS = Path("/proc/self/status")  # Linux: the kernel's own peak counter (VmHWM), which clear_refs resets
+
+
+class _Sampler(threading.Thread):
+    """Reads the RSS every ``interval`` seconds and keeps the largest: the peak where the kernel keeps none for us."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        super().__init__(name="lora-lab-peak-rss", daemon=True)
+        self.interval, self.peak = interval, rss_mb()
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(self.interval):
+            self.peak = max(self.peak, rss_mb())
+
+    def stop(self) -> float:
+        self._done.set()
+        return self.peak
+
+
+_sampler: _Sampler | None = None
+
+
+def rss_mb() -> float:
+    """This process's resident memory now, in MB."""
+    return _PROCESS.memory_info().rss / 2**20
+
+
+def _status_mb(field: str) -> float | None:
+    """A ``kB`` field of Linux's ``/proc/self/status`` (``VmHWM``) in MB; None where there is none (macOS, Windows)."""
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def release_freed_memory() -> bool:
+    """Hand the C allocator's cached free blocks back to the OS (glibc ``malloc_trim(0)``).
+
+    glibc keeps the blocks that freed tensors leave behind inside the process, so they still count in its RSS: after
+    notebook 04's full-logit probe that is more than a gigabyte nothing uses. Returns ``True`` where glibc trimmed.
+    """
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to hand back this way
+        return False
+
+
+def reset_peak_rss() -> bool:
+    """Start measuring the peak from the current RSS; :func:`peak_rss_mb` then reads it.
+
+    First hands freed memory back to the OS (:func:`release_freed_memory`), so the peak that follows measures what
+    the next step needs, not what earlier cells freed and the allocator kept. On Linux the kernel's counter is
+    reset (``/proc/self/clear_refs``): exact. Elsewhere a background thread samples the RSS every 5 ms: a peak
+    shorter than that can be missed. Returns ``True`` (the peak was reset either way).
+    """
+    global _sampler
+    release_freed_memory()
+    if _sampler is not None:
+        _sampler.stop()
+        _sampler = None
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        if _status_mb("VmHWM") is not None:
+            return True
+    except OSError:
+        pass
+    _sampler = _Sampler()
+    _sampler.start()
+    return True
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory in MB since :func:`reset_peak_rss` (before any reset: since the process started where
+    the OS keeps that figure, Linux and Windows; else the RSS now)."""
+    if _sampler is not None:
+        return max(_sampler.peak, rss_mb())
+    peak = _status_mb("VmHWM")
+    if peak is not None:
+        return peak
+    info = _PROCESS.memory_info()
+    return max(getattr(info, "peak_wset", 0), info.rss) / 2**20  # Windows keeps the peak working set
