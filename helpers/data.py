@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from helpers.env import ROOT
+from helpers.env import course_path
 
 #: The fields of the course's extraction record, in the order the answers are written.
 EXTRACTION_FIELDS: tuple[str, ...] = ("customer", "product", "quantity", "city")
@@ -143,7 +143,9 @@ def load_records(path: str | os.PathLike) -> list[dict]:
     """Read a JSONL file (or a JSON array) of records and normalize each to ``{"messages": [...]}``.
 
     Args:
-        path: a ``.jsonl`` file with one object per line, or a ``.json`` file holding a list of objects.
+        path: a ``.jsonl`` file with one object per line, or a ``.json`` file holding a list of objects; a
+            relative path that does not exist from the current folder is the course's own
+            (:func:`helpers.env.course_path`: ``"data/samples/qa.jsonl"``).
 
     Returns:
         The normalized records, in file order.
@@ -152,7 +154,7 @@ def load_records(path: str | os.PathLike) -> list[dict]:
         DataError: for invalid UTF-8, an empty file, bad JSON, or an invalid record; the message names
             the file and line and says how to fix it.
     """
-    path = Path(path)
+    path = course_path(path)
     name = path.name
     data = path.read_bytes()
     try:
@@ -212,18 +214,17 @@ def load_splits(data_dir: str | os.PathLike = "data/extraction") -> dict[str, li
     """Load ``train.jsonl``, ``validation.jsonl`` and ``test.jsonl`` from ``data_dir``.
 
     Args:
-        data_dir: a folder; a relative path that does not exist from the current folder is tried
-            relative to the repository root, so ``"data/extraction"`` works from ``notebooks/`` too.
+        data_dir: a folder; a relative path that does not exist from the current folder is the course's
+            own (:func:`helpers.env.course_path`), so ``"data/extraction"`` works from ``notebooks/``, from an
+            installed wheel, and from an empty folder.
 
     Returns:
         ``{"train": [...], "validation": [...], "test": [...]}`` of normalized records.
     """
-    folder = Path(data_dir).expanduser()
-    if not folder.is_dir() and not folder.is_absolute() and (ROOT / folder).is_dir():
-        folder = ROOT / folder
+    folder = course_path(data_dir)
     if not folder.is_dir():
         raise FileNotFoundError(
-            f"Data folder {str(data_dir)!r} not found (tried {folder.resolve()} and {ROOT / folder}).\n"
+            f"Data folder {str(data_dir)!r} not found (tried {Path(data_dir).expanduser().resolve()} and {folder}).\n"
             "Fix: pass a folder holding train.jsonl / validation.jsonl / test.jsonl (the course's is data/extraction)."
         )
     missing = [s for s in SPLIT_NAMES if not (folder / f"{s}.jsonl").is_file()]

@@ -12,9 +12,43 @@ from pathlib import Path
 
 import torch
 
-#: The repository root (the folder holding pyproject.toml).
+#: The folder above the ``helpers`` package: a checkout's root, or ``site-packages`` when installed from a wheel.
 ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = ROOT / "data"
+#: True when ``helpers`` is imported from a checkout (``pip install -e .`` or the repo on ``sys.path``).
+CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "notebooks").is_dir()
+#: Set it to keep artifacts and runs somewhere else than the checkout's root or the working folder.
+HOME_ENV = "LORA_LAB_HOME"
+
+
+def course_root() -> Path:
+    """Where the course's own files (``data/``, ``configs/``) are: the checkout, or the copy inside the package."""
+    if CHECKOUT:
+        return ROOT
+    from importlib.resources import files
+
+    return Path(str(files("helpers") / "course"))  # the wheel installs data/ and configs/ there
+
+
+def course_path(path: str | os.PathLike) -> Path:
+    """``path`` if it exists from the working folder (your own data), else the course's copy of it.
+
+    ``course_path("data/extraction")`` is the course data set from a checkout and from an installed wheel alike
+    (Colab, Kaggle, a notebook copied into an empty folder): the wheel carries ``data/`` and ``configs/``.
+    """
+    given = Path(path).expanduser()
+    if given.exists() or given.is_absolute():
+        return given
+    return course_root() / given
+
+
+def home() -> Path:
+    """Where artifacts and runs go: ``$LORA_LAB_HOME``, else the checkout's root, else the working folder."""
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV]).expanduser()
+    return ROOT if CHECKOUT else Path.cwd()
+
+
+DATA_DIR = course_root() / "data"
 
 
 def run_fresh_process(
@@ -30,7 +64,9 @@ def run_fresh_process(
     import subprocess
     import sys
 
-    child_env = {**os.environ, "PYTHONPATH": str(ROOT), "TOKENIZERS_PARALLELISM": "false"}
+    child_env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    if CHECKOUT:  # the child imports helpers from the same place as this process
+        child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     if return_freed_memory:  # glibc: big blocks come from mmap and go back to the system when freed
         child_env.update({"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "131072"})
     proc = subprocess.run(
@@ -38,7 +74,7 @@ def run_fresh_process(
         capture_output=True,
         text=True,
         env=child_env,
-        cwd=str(ROOT),
+        cwd=str(ROOT if CHECKOUT else Path.cwd()),
         timeout=timeout,
     )
     if proc.returncode != 0:
@@ -47,8 +83,9 @@ def run_fresh_process(
 
 
 def artifacts_dir() -> Path:
-    """Where notebooks hand artifacts (adapters, merged models) to each other: ``$LORA_LAB_ARTIFACTS`` or ``artifacts/``."""
-    path = Path(os.environ.get("LORA_LAB_ARTIFACTS", ROOT / "artifacts")).expanduser()
+    """Where notebooks hand artifacts (adapters, merged models) to each other: ``$LORA_LAB_ARTIFACTS`` or
+    ``artifacts/`` under :func:`home`."""
+    path = Path(os.environ.get("LORA_LAB_ARTIFACTS", home() / "artifacts")).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -128,7 +165,9 @@ def bf16_supported(device: str | torch.device | None = None) -> bool:
     """
     device = torch.device(device or pick_device())
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        # native from Ampere (compute capability 8.0: A100, A10G, L4, RTX 30xx/40xx); torch.cuda.is_bf16_supported()
+        # also says True on a T4 (7.5), where bf16 is emulated and slow: that GPU trains in fp16 (Setup.fp16)
+        return torch.cuda.get_device_capability(device) >= (8, 0)
     return cpu_has_fast_bf16()
 
 
@@ -145,6 +184,11 @@ class Setup:
     autocast_dtype: torch.dtype
     bf16: bool
     seed: int
+
+    @property
+    def fp16(self) -> bool:
+        """fp16 mixed precision: a GPU without native bf16 (a T4, Colab's free GPU). CPUs have no fast fp16."""
+        return self.device == "cuda" and not self.bf16
 
     @property
     def dtype_name(self) -> str:
@@ -203,7 +247,7 @@ def machine_report() -> dict[str, object]:
     import psutil
 
     vm = psutil.virtual_memory()
-    disk = shutil.disk_usage(ROOT)
+    disk = shutil.disk_usage(home())
     report: dict[str, object] = {
         "os": f"{platform.system()} {platform.release()}",
         "cpu_cores": os.cpu_count(),
@@ -216,5 +260,5 @@ def machine_report() -> dict[str, object]:
     }
     if torch.cuda.is_available():
         report["gpu_memory_gb"] = round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)
-        report["gpu_bf16"] = torch.cuda.is_bf16_supported()
+        report["gpu_bf16"] = bf16_supported("cuda")
     return report

@@ -216,6 +216,10 @@ def load_model(
         dtype = getattr(torch, dtype)
     source = resolve(name)
     local_only = _is_offline() or Path(source).exists()
+    if (
+        device.type != "cpu"
+    ):  # load straight onto the GPU: a 7B model in bf16 never passes through host RAM whole
+        from_pretrained.setdefault("device_map", str(device))
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
         model = AutoModelForCausalLM.from_pretrained(
@@ -227,7 +231,7 @@ def load_model(
         raise _hub_error(str(name), exc) from exc
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if "device_map" not in from_pretrained:  # a quantized model placed by device_map cannot be moved
+    if "device_map" not in from_pretrained:  # placed by device_map already (a GPU, or a quantized model)
         model = model.to(device)
     return model.eval(), tokenizer
 

@@ -8,12 +8,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from helpers.env import ROOT
+from helpers.env import home
 
 
 def run_dir() -> Path:
-    """Where results go: ``$LORA_LAB_RUN_DIR`` (set by `make run` and the tests) or ``runs/interactive``."""
-    return Path(os.environ.get("LORA_LAB_RUN_DIR", ROOT / "runs" / "interactive")).expanduser()
+    """Where results go: ``$LORA_LAB_RUN_DIR`` (set by `make run` and the tests) or ``runs/interactive`` under
+    :func:`helpers.env.home`."""
+    return Path(os.environ.get("LORA_LAB_RUN_DIR", home() / "runs" / "interactive")).expanduser()
 
 
 def _plain(value: Any) -> Any:
