@@ -123,7 +123,7 @@ def check_results(results: dict[str, dict], names: list[str]) -> list[str]:
     """Run ``tests/nb_checks/nb_<name>.py`` on what each named notebook recorded; return one line per failure.
 
     A line names the notebook, the failing check (which names the figure) and the assertion's message (the value),
-    e.g. ``04_training: assert 0 < results['peak_rss_mb'] < ... (nb_04_training.py:12) -> 9999.0``.
+    e.g. ``04_training: assert results['resume_max_diff'] < 1e-05 (nb_04_training.py:19) -> 0.5``.
     A notebook that recorded nothing, or has no checks module, is a failure too.
     """
     if str(ROOT) not in sys.path:  # tests/ is a package at the repository root
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import papermill as pm
 
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = ROOT / "runs" / (f"render-{stamp}" if args.in_place else stamp)
     out_dir.mkdir(parents=True, exist_ok=True)
     # The kernels inherit this; helpers.results.record() writes there.

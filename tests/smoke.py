@@ -11,12 +11,12 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from helpers.results import load
@@ -30,6 +30,18 @@ DEFAULT_BUDGET = 600
 BUDGET: dict[str, int] = {}
 
 
+#: Prepended to PYTHONPATH, this folder's sitecustomize hides what only Linux has (/proc, resource, os.killpg).
+NO_LINUX = Path(__file__).parent / "no_linux"
+#: Notebooks whose smoke run (papermill here, JupyterLab for 02) runs without Linux-only facilities, as on macOS
+#: and Windows: the ones that measure memory (02, 04, 07) and stop processes.
+WITHOUT_LINUX = {"02_choosing_a_model", "04_training", "07_scaling_up"}
+
+
+def without_linux(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with :data:`NO_LINUX` first on PYTHONPATH."""
+    return {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(NO_LINUX), env.get("PYTHONPATH")]))}
+
+
 def run_notebook(
     nb: Path,
     out_dir: Path,
@@ -37,14 +49,17 @@ def run_notebook(
     env: dict[str, str] | None = None,
     params: dict | None = None,
     cwd: Path = NOTEBOOKS,
+    python: Path | str = sys.executable,
+    kernel: str | None = None,
 ) -> dict:
     """Run ``nb`` with papermill in a subprocess (so a hung kernel can be killed); return its recorded results.
 
-    ``cwd`` is the kernel's working folder: ``notebooks/``, or ``notebooks/zh/`` for the Chinese edition.
+    ``cwd`` is the kernel's working folder: ``notebooks/``, or ``notebooks/zh/`` for the Chinese edition. ``python``
+    and ``kernel`` run it in another environment (an installed wheel's). ``env`` entries set to None are removed.
     """
     params = {"SMOKE": True, **(params or {})}
     cmd = [
-        sys.executable,
+        str(python),
         "-m",
         "papermill",
         str(nb),
@@ -52,10 +67,12 @@ def run_notebook(
         "--cwd",
         str(cwd),
         "--no-progress-bar",
+        *(["-k", kernel] if kernel else []),
     ]
     for key, value in params.items():
         cmd += ["-p", key, str(value)] if not isinstance(value, str) else ["-r", key, value]
     run_env = {**os.environ, "LORA_LAB_RUN_DIR": str(out_dir), **(env or {})}
+    run_env = {k: v for k, v in run_env.items() if v is not None}
     budget = BUDGET.get(nb.stem, DEFAULT_BUDGET)
     proc = subprocess.Popen(
         cmd, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
@@ -64,7 +81,9 @@ def run_notebook(
     try:
         output, _ = proc.communicate(timeout=budget)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            child.kill()
+        proc.kill()
         output, _ = proc.communicate()
         pytest.fail(f"{nb.name} exceeded its {budget} s smoke budget.\n{output[-4000:]}")
     if proc.returncode != 0:
@@ -144,3 +163,85 @@ def check_smoke_run(nb: Path, executed: Path, run_dir: Path, artifacts: Path | N
     assert not bad, f"{nb.name}: exercises that do not really test:\n" + "\n".join(bad)
     differ = output_differences(nb, executed)
     assert not differ, f"{len(differ)} cell(s) marked NBVAL_CHECK_OUTPUT differ:\n" + "\n\n".join(differ)
+
+
+#: Notebooks whose smoke run is the lone-notebook test: copied into an empty folder and run from the course wheel
+#: installed in a fresh virtual environment (no checkout beside it), installed as notebook 00 shows.
+LONE = {"01_data_preparation", "04_training"}
+WHEEL = "lora_lab-0.1.0-py3-none-any.whl"  # the file name notebook 00's install cell names
+LONE_KERNEL = "lora-lab-wheel"
+
+
+def install_cell() -> list[str]:
+    """The install lines notebook 00 shows for Colab and Kaggle (its ```python block holding ``%pip install``)."""
+    nb = json.loads((NOTEBOOKS / "00_start_here.ipynb").read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        text = "".join(cell["source"])
+        for block in text.split("```python\n")[1:]:
+            lines = [line.strip() for line in block.split("```")[0].splitlines()]
+            if any(line.startswith("%pip install") for line in lines):
+                return [line for line in lines if line.startswith("%pip")]
+    raise AssertionError("notebook 00 shows no ```python block with %pip install lines")
+
+
+def install_course(root: Path) -> tuple[Path, str]:
+    """Build the course wheel, make a fresh virtual environment in ``root`` and run notebook 00's install cell there
+    (the wheel's path in place of its name); return the environment's Python and its kernel's name.
+
+    The fresh environment sees the test environment's packages through a ``.pth`` file naming a folder of links
+    to them, the course itself left out: its dependencies are installed, the course is not, as on Colab.
+    """
+    import sysconfig
+
+    from helpers.env import ROOT
+
+    dist = root / "dist"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            str(ROOT),
+            "-w",
+            str(dist),
+        ],
+        check=True,
+    )
+    wheel = dist / WHEEL
+    assert wheel.is_file(), sorted(p.name for p in dist.iterdir())
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    purelib = Path(sysconfig.get_paths()["purelib"])
+    deps = root / "deps"
+    deps.mkdir()
+    for entry in purelib.iterdir():
+        name = entry.name.lower()
+        if (
+            name == "helpers"
+            or name.startswith(("lora_lab", "__editable__", "_lora_lab"))
+            or name.endswith(".pth")
+        ):
+            continue
+        (deps / entry.name).symlink_to(entry)
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (Path(site) / "course-deps.pth").write_text(str(deps) + "\n")
+    for line in install_cell():
+        args = line.removeprefix("%pip").split()
+        args = [str(wheel) if a == WHEEL else a for a in args]
+        subprocess.run([str(python), "-m", "pip", *args], check=True, cwd=root)
+    subprocess.run(
+        [str(python), "-m", "ipykernel", "install", "--sys-prefix", "--name", LONE_KERNEL],
+        check=True,
+        capture_output=True,
+    )
+    return python, LONE_KERNEL

@@ -33,7 +33,7 @@ import pytest
 from playwright.sync_api import expect
 
 from helpers.env import HEADLESS_ENV, ROOT
-from tests.smoke import CHROMIUM, IN_BROWSER, check_smoke_run, write_probed
+from tests.smoke import CHROMIUM, IN_BROWSER, NO_LINUX, check_smoke_run, write_probed
 
 SHOTS = ROOT / "runs" / "ui"
 RUN_ALL = "Run All Cells"  # the Run menu's item
@@ -116,7 +116,8 @@ def lab() -> Iterator[dict]:
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k not in {"MPLBACKEND", HEADLESS_ENV}}  # a learner's kernel
     env.update(
-        PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        # its kernels run without Linux-only facilities, as on macOS and Windows (tests/smoke.py: WITHOUT_LINUX)
+        PYTHONPATH=os.pathsep.join([str(NO_LINUX), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
         JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
         JUPYTER_CONFIG_DIR=str(tmp / "config"),
         JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"),

@@ -10,7 +10,7 @@ def check(results: dict) -> None:
     assert "Paris" in results["answer"]
     assert results["device"] in {"cpu", "cuda"}
     assert results["compute_dtype"] in {"float32", "bfloat16"}
-    assert 0 < results["load_seconds"] < 60
+    assert results["load_seconds"] > 0  # how long is bench territory: a slow machine is no failure
     # the prose says a second greedy run repeats the first, and that the base model misses the JSON record
     assert results["greedy_repeats"] is True
     assert results["task_answer_is_record"] is False

@@ -59,14 +59,17 @@ def check(results: dict) -> None:
     assert 0 <= results["merged_same"] <= results["merged_of"], results
     assert results["scored_merged"] == (results["merged_same"] == results["merged_of"]), results
     assert results["merged_speedup"] > 0, results
-    if not smoke:
+    # fp32 on a CPU gives the same argmax whatever the batch or the merge; a GPU's kernels (and bf16 weights) may
+    # flip a near-tie, so there the merged copy may differ on a few answers and is then not the one scored
+    cpu = results.get("device", "cpu") == "cpu"  # renders before the device was recorded all ran on a CPU
+    if not smoke and cpu:
         assert results["scored_merged"], ("the merged copy answered differently", results["merged_same"])
     # section 2.4: stopping settled answers early cuts text, never a score (its seconds are printed, not checked:
     # timings belong to benchmarks/bench.py, which measures the same things side by side as generate.base_settled
     # and generate.join)
     demo = results["settled_demo"]
     assert demo["n"] == (2 if smoke else 16) and demo["prefixes"] and demo["same_scores"], demo
-    assert demo["join_same_answers"], demo  # continuous batching changes no answer
+    assert demo["join_same_answers"] or not cpu, demo  # continuous batching changes no answer (fp32 on a CPU)
     assert demo["chars"][1] <= demo["chars"][0], demo
     if not smoke:  # the base model's answers really were cut
         assert demo["chars"][1] < demo["chars"][0], demo

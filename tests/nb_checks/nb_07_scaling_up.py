@@ -66,7 +66,7 @@ def check(results: dict) -> None:
     assert results["ddp_in_sync"] is True
     assert results["ddp_sharded_data"] is True
     assert results["ddp_adapter_loads_and_matches"] is True
-    assert 0 < results["ddp_seconds"] < 600
+    assert results["ddp_seconds"] > 0
 
     _check_qlora(results)
 
@@ -102,4 +102,4 @@ def _check_qlora(results: dict) -> None:
     assert results["merge_fp32_max_diff"] < 1e-3, results["merge_fp32_max_diff"]
     assert results["merge_nf4_vs_fp32_max_diff"] > 100 * results["merge_fp32_max_diff"], results
     assert results["merge_nf4_update_error"] > 0.5, "the NF4 merge should round most of B·A away"
-    assert 0 < results["qlora_seconds"] < 600, results["qlora_seconds"]
+    assert results["qlora_seconds"] > 0, results["qlora_seconds"]
