@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -188,36 +189,30 @@ def install_course(root: Path) -> tuple[Path, str]:
     """Build the course wheel, make a fresh virtual environment in ``root`` and run notebook 00's install cell there
     (the wheel's path in place of its name); return the environment's Python and its kernel's name.
 
-    The fresh environment sees the test environment's packages through a ``.pth`` file naming a folder of links
-    to them, the course itself left out: its dependencies are installed, the course is not, as on Colab.
+    The fresh environment sees the test environment's packages through a ``.pth`` file naming a folder of hard
+    links to them, the course itself left out: its dependencies are installed, the course is not, as on Colab.
     """
     import sysconfig
 
     from helpers.env import ROOT
 
-    dist = root / "dist"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            str(ROOT),
-            "-w",
-            str(dist),
-        ],
-        check=True,
-    )
+    source, dist = root / "source", root / "dist"  # built from a copy: nothing is written into the checkout
+    source.mkdir()
+    for part in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / part, source / part)
+    for part in ("helpers", "data", "configs"):
+        shutil.copytree(ROOT / part, source / part, ignore=shutil.ignore_patterns("__pycache__"))
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(source)]
+    subprocess.run([*pip_wheel, "-w", str(dist)], check=True)
     wheel = dist / WHEEL
     assert wheel.is_file(), sorted(p.name for p in dist.iterdir())
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     purelib = Path(sysconfig.get_paths()["purelib"])
-    deps = root / "deps"
+    deps = (
+        venv / "deps"
+    )  # inside the environment: libraries (dill, so datasets) tell installed modules by prefix
     deps.mkdir()
     for entry in purelib.iterdir():
         name = entry.name.lower()
@@ -227,7 +222,10 @@ def install_course(root: Path) -> tuple[Path, str]:
             or name.endswith(".pth")
         ):
             continue
-        (deps / entry.name).symlink_to(entry)
+        if entry.is_dir():  # hard links: no copy of the gigabytes, and each file's real path lies in the venv
+            shutil.copytree(entry, deps / entry.name, copy_function=os.link, symlinks=True)
+        else:
+            os.link(entry, deps / entry.name)
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         capture_output=True,

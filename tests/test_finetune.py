@@ -236,7 +236,9 @@ def test_notebook_04_runs_the_scripts_recipe(tmp_path: Path) -> None:
                     return ns[name]
         raise AssertionError(f"notebook 04 assigns no {name!r}")
 
-    setup = env.Setup(env.pick_device(), torch.float32, env.bf16_supported(), 0)  # what the setup cell decides
+    setup = env.Setup(
+        env.pick_device(), torch.float32, env.bf16_supported(), 0
+    )  # what the setup cell decides
     ns.update(env=env, data=data, SETUP=setup, tokenizer=object())
     cfg = FinetuneConfig(max_eval_examples=ns["N_VAL"])
     nb_args, script_args = assigned("args"), training_arguments(cfg)
