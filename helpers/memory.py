@@ -8,7 +8,6 @@ from pathlib import Path
 
 import psutil
 
-_PROCESS = psutil.Process()
 _STATUS = Path("/proc/self/status")  # Linux: the kernel's own peak counter (VmHWM), which clear_refs resets
 
 
@@ -34,7 +33,7 @@ _sampler: _Sampler | None = None
 
 def rss_mb() -> float:
     """This process's resident memory now, in MB."""
-    return _PROCESS.memory_info().rss / 2**20
+    return psutil.Process().memory_info().rss / 2**20  # Process() each time: right after a fork too
 
 
 def _status_mb(field: str) -> float | None:
@@ -60,13 +59,13 @@ def release_freed_memory() -> bool:
         return False
 
 
-def reset_peak_rss() -> bool:
+def reset_peak_rss() -> None:
     """Start measuring the peak from the current RSS; :func:`peak_rss_mb` then reads it.
 
     First hands freed memory back to the OS (:func:`release_freed_memory`), so the peak that follows measures what
     the next step needs, not what earlier cells freed and the allocator kept. On Linux the kernel's counter is
     reset (``/proc/self/clear_refs``): exact. Elsewhere a background thread samples the RSS every 5 ms: a peak
-    shorter than that can be missed. Returns ``True`` (the peak was reset either way).
+    shorter than that can be missed.
     """
     global _sampler
     release_freed_memory()
@@ -76,12 +75,11 @@ def reset_peak_rss() -> bool:
     try:
         Path("/proc/self/clear_refs").write_text("5")
         if _status_mb("VmHWM") is not None:
-            return True
+            return
     except OSError:
         pass
     _sampler = _Sampler()
     _sampler.start()
-    return True
 
 
 def peak_rss_mb() -> float:
@@ -92,5 +90,5 @@ def peak_rss_mb() -> float:
     peak = _status_mb("VmHWM")
     if peak is not None:
         return peak
-    info = _PROCESS.memory_info()
+    info = psutil.Process().memory_info()
     return max(getattr(info, "peak_wset", 0), info.rss) / 2**20  # Windows keeps the peak working set
