@@ -95,7 +95,7 @@ def smoke_default() -> bool:
     return os.environ.get("LORA_LAB_SMOKE", "0") == "1"
 
 
-#: Set by ``helpers.runner`` (``make run`` / ``make render``) for its kernels: a headless run whose stored outputs
+#: Set by ``tools.runner`` (``make run`` / ``make render``) for its kernels: a headless run whose stored outputs
 #: are read without a kernel (GitHub, nbviewer). Progress bars print text, explorers add a static copy.
 HEADLESS_ENV = "LORA_LAB_HEADLESS"
 
@@ -110,7 +110,7 @@ def use_text_progress() -> None:
 
     A widget bar stores no state in a saved notebook, so a reader sees it frozen at 0 %; a text bar ends as a
     finished line such as ``300/300 [16:43<00:00, 3.34s/it]``. Call it before those libraries are imported
-    (``helpers.runner`` imports ``helpers`` at kernel start, which calls it when :func:`headless`).
+    (``tools.runner`` imports ``helpers`` at kernel start, which calls it when :func:`headless`).
     """
     import tqdm.auto
     import tqdm.autonotebook

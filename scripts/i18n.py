@@ -25,7 +25,7 @@ import polib
 
 ROOT = Path(__file__).resolve().parents[1]
 LANG = "zh_CN"
-#: Same pattern as helpers.runner.TIME_LINE (kept here so the script needs no torch import).
+#: Same pattern as tools.runner.TIME_LINE (kept here so the script needs no torch import).
 TIME_LINE = re.compile(r"(Time on a laptop CPU: about )(\d+(?:\.\d+)? (?:min|s))")
 #: The same line in the Chinese titles ("笔记本 CPU 用时：约 65 s").
 ZH_TIME_LINE = re.compile(r"(用时：约 )(\d+(?:\.\d+)? (?:min|s))")

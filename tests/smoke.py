@@ -1,7 +1,7 @@
 """One smoke execution of a notebook and the checks on it, shared by tests/test_notebooks.py (papermill) and
 tests/test_ui.py (JupyterLab's Run All in Chromium, for the notebooks in ``IN_BROWSER``).
 
-The checks: what the run recorded (tests/nb_checks), its exercises (a probe cell appended to the executed copy,
+The checks: what the run recorded (tools/nb_checks), its exercises (a probe cell appended to the executed copy,
 tests/exercises.py), and the outputs of its cells marked ``# NBVAL_CHECK_OUTPUT`` against the committed ones
 (tests/nb_outputs.py, nbval --nbval-lax's rules).
 """
@@ -21,9 +21,9 @@ import psutil
 import pytest
 
 from helpers.results import load
-from helpers.runner import NOTEBOOKS
 from tests.exercises import probe_cell, problems
 from tests.nb_outputs import output_differences
+from tools.runner import NOTEBOOKS
 
 #: Wall-clock limit per notebook in smoke mode (seconds): a guard that kills a hung kernel, not a speed
 #: target (smoke runs take 20-120 s on an idle 2-core machine; speed is measured in benchmarks/).
@@ -151,7 +151,7 @@ def check_smoke_run(nb: Path, executed: Path, run_dir: Path, artifacts: Path | N
     """
     results = load(run_dir).get(nb.stem, {})
     assert results, f"{nb.name} recorded no results: its last cell must call helpers.results.record()"
-    checker = importlib.import_module(f"tests.nb_checks.nb_{nb.stem}")
+    checker = importlib.import_module(f"tools.nb_checks.nb_{nb.stem}")
     checker.check(results)
     if nb.stem in FRESH_ARTIFACTS:
         assert artifacts is not None, (

@@ -6,10 +6,8 @@ import pytest
 import torch
 
 from helpers import costs, lora, models
+from tools.nb_checks.nb_02_choosing_a_model import LLAMA2_7B_GPU_HOURS, LLAMA2_70B_GPU_HOURS
 
-#: Meta, "Llama 2: Open Foundation and Fine-Tuned Chat Models" (2023), Table 2: A100-80GB GPU-hours
-#: of pretraining the 70B model on 2.0T tokens.
-LLAMA2_70B_GPU_HOURS = 1_720_320
 LLAMA2_TOKENS = 2.0e12
 #: The MFU we STATE for a large, well-engineered A100 pretraining run (costs.gpu_hours' default):
 #: PaLM reported 46%, Llama 3 405B 38-43%. It is an assumption, not a number fitted to Meta's figure.
@@ -30,10 +28,6 @@ def test_llama2_70b_pretraining_matches_metas_gpu_hours() -> None:
 
 #: Llama-2-7B's published parameter count ("7B"), from the package's one table.
 LLAMA2_7B_PARAMS = models.ARCHITECTURES["meta-llama/Llama-2-7b-hf"]["published_params"]
-
-
-#: Llama 2 paper, Table 2: A100-80GB GPU-hours of pretraining the 7B model on the same 2.0T tokens.
-LLAMA2_7B_GPU_HOURS = 184_320
 
 
 def test_llama2_7b_pretraining_implied_mfu() -> None:
@@ -218,7 +212,7 @@ def test_bad_arguments_name_the_value() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["full"])  # LoRA: notebook 02's smoke run measures it (tests/nb_checks)
+@pytest.mark.parametrize("method", ["full"])  # LoRA: notebook 02's smoke run measures it (tools/nb_checks)
 def test_estimate_matches_measured_cpu_peak(method: str) -> None:
     """fp32 on CPU, batch 2 x 128 tokens: estimate within +-25% of the measured peak RSS increase."""
     measured = costs.measure_training_peak(method, batch_size=2, seq_len=128, steps=2)["measured"]

@@ -1,7 +1,7 @@
 """2-process DDP on CPU (gloo) with the real training CLI: both ranks train, stay identical, rank 0's adapter loads.
 
 Launched here with torchrun. ``accelerate launch --config_file configs/accelerate/cpu_ddp.yaml`` launches the same
-run, on the same tiny model, in notebook 07's smoke run, whose checks (tests/nb_checks/nb_07_scaling_up.py) ask the
+run, on the same tiny model, in notebook 07's smoke run, whose checks (tools/nb_checks/nb_07_scaling_up.py) ask the
 same of it: one job of two ranks, each on its half of the data, identical adapters, one that loads.
 """
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from helpers.exercises import check
-from helpers.runner import notebooks
 from tests.exercises import exercises
+from tools.runner import notebooks
 
 SOLUTIONS_LINE = 'SOLUTIONS = bool(int(os.environ.get("LORA_LAB_SOLUTIONS", "0")))'
 

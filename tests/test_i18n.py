@@ -94,8 +94,8 @@ def test_setup_runs_a_chinese_notebook_from_notebooks(
 @pytest.mark.slow
 def test_chinese_start_here_smoke_run(tmp_path: Path) -> None:
     """One Chinese notebook really runs (papermill, SMOKE=True) from notebooks/zh/, and records what 00 records."""
-    from tests.nb_checks import nb_00_start_here
     from tests.smoke import run_notebook
+    from tools.nb_checks import nb_00_start_here
 
     nb = ROOT / "notebooks" / "zh" / "00_start_here.ipynb"
     results = run_notebook(nb, tmp_path, cwd=nb.parent)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from helpers.runner import notebooks
 from tests.smoke import (
     FRESH_ARTIFACTS,
     LONE,
@@ -23,6 +22,7 @@ from tests.smoke import (
     without_linux,
     write_probed,
 )
+from tools.runner import notebooks
 
 
 @pytest.fixture(scope="session")

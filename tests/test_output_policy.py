@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from helpers.env import ROOT
-from helpers.runner import notebooks
+from tools.runner import notebooks
 
 SHARED_CHECK = ROOT.parent / "shared" / "tools" / "check_notebooks.py"
 MAX_NOTEBOOK_BYTES = 2_000_000
@@ -104,6 +104,6 @@ def test_readers_see_finished_progress_and_static_widgets(nb: Path):
     problems = reader_problems(json.loads(nb.read_text(encoding="utf-8")))
     assert not problems, (
         f"{nb.name}: {len(problems)} stored outputs read badly without a kernel; re-render it with `make render` "
-        "(helpers.runner prints text progress bars and adds static copies under the explorers):\n  "
+        "(tools.runner prints text progress bars and adds static copies under the explorers):\n  "
         + "\n  ".join(problems)
     )

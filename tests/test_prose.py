@@ -21,7 +21,7 @@ from functools import cache
 import pytest
 
 from helpers.env import ROOT
-from helpers.runner import README_ROW, TIME_LINE, notebooks
+from tools.runner import README_ROW, TIME_LINE, notebooks
 
 NOTEBOOKS = {p.stem[:2]: p for p in notebooks()}
 MARKER = re.compile(r"(-?\d[\d,]*(?:\.\d+)?)\s*(?:%|s|min|MB|GB|×)?\s*\**\s*<!-- result: ([\w.]+) -->")

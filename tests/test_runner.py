@@ -1,4 +1,4 @@
-"""helpers.runner's check step: `make run` runs each notebook's tests/nb_checks on what it recorded, and fails loudly."""
+"""tools.runner's check step: `make run` runs each notebook's tools/nb_checks on what it recorded, and fails loudly."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import runner
 from tests.test_prose import doc
+from tools import runner
 
 
 def recorded(stem: str) -> dict:
@@ -60,13 +60,13 @@ def test_missing_results_or_checks_are_failures_too() -> None:
     results = {"04_training": {"_run": {"status": "ok", "seconds": 1.0}}, "99_nowhere": {"x": 1}}
     no_results, no_module = runner.check_results(results, ["04_training", "99_nowhere"])
     assert no_results.startswith("04_training: recorded no results"), no_results
-    assert no_module.startswith("99_nowhere: cannot import its checks, tests.nb_checks.nb_99_nowhere"), (
+    assert no_module.startswith("99_nowhere: cannot import its checks, tools.nb_checks.nb_99_nowhere"), (
         no_module
     )
 
 
 def test_check_a_doctored_results_json_exits_non_zero(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """`python -m helpers.runner --check runs/<stamp>/results.json`: what `make run` does after executing."""
+    """`python -m tools.runner --check runs/<stamp>/results.json`: what `make run` does after executing."""
     run = {
         stem: {**recorded(stem), "_run": {"status": "ok", "seconds": 1.0}}
         for stem in ("00_start_here", "04_training")
@@ -83,3 +83,27 @@ def test_check_a_doctored_results_json_exits_non_zero(tmp_path: Path, capsys: py
     print(err)
     assert "CHECKS FAILED: 1 of 2 notebooks" in err
     assert "CHECK FAILED 04_training: assert results['resume_max_diff'] < 1e-05" in err and "-> 0.5" in err
+
+
+def test_the_checks_path_imports_no_test_module(tmp_path: Path) -> None:
+    """`make run`'s checks (tools.runner --check) load tools/nb_checks, never tests/ or pytest: the product never
+    imports its tests (an installed course has none)."""
+    import subprocess
+    import sys
+
+    from helpers.env import ROOT
+
+    run = {
+        stem: {**recorded(stem), "_run": {"status": "ok", "seconds": 1.0}}
+        for stem in ("00_start_here", "05_evaluation")
+    }
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(run), encoding="utf-8")
+    code = (
+        "import sys, helpers; from tools import runner; code = runner.main(['--check', sys.argv[1]]); "
+        "leaked = sorted(m for m in sys.modules if m.split('.')[0] in ('tests', 'pytest', '_pytest')); "
+        "print(code, leaked)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "0 []", proc.stdout

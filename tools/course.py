@@ -127,8 +127,8 @@ def binder_requirements() -> str:
 
 COMMANDS = {  # what each command runs in the environment, after the bootstrap
     "setup": [],
-    "run": ["-m", "helpers.runner"],
-    "render": ["-m", "helpers.runner", "--in-place"],
+    "run": ["-m", "tools.runner"],
+    "render": ["-m", "tools.runner", "--in-place"],
     "test": ["-m", "pytest", "tests", "-n", TEST_WORKERS, "--dist", "loadgroup"],
     "test-fast": ["-m", "pytest", "tests", "-m", "not slow"],
     "lab": ["-m", "jupyterlab", "notebooks"],

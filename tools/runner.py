@@ -111,7 +111,7 @@ def _failing_check(exc: BaseException) -> str:
         f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).parent.name == "nb_checks"
     ]
     if not frames:
-        return "(outside tests/nb_checks)"
+        return "(outside tools/nb_checks)"
     frame, where = frames[-1], f"{Path(frames[-1].filename).name}:{frames[-1].lineno}"
     for node in ast.walk(ast.parse(Path(frame.filename).read_text(encoding="utf-8"))):
         if isinstance(node, ast.Assert) and node.lineno <= frame.lineno <= (node.end_lineno or node.lineno):
@@ -120,13 +120,13 @@ def _failing_check(exc: BaseException) -> str:
 
 
 def check_results(results: dict[str, dict], names: list[str]) -> list[str]:
-    """Run ``tests/nb_checks/nb_<name>.py`` on what each named notebook recorded; return one line per failure.
+    """Run ``tools/nb_checks/nb_<name>.py`` on what each named notebook recorded; return one line per failure.
 
     A line names the notebook, the failing check (which names the figure) and the assertion's message (the value),
     e.g. ``04_training: assert results['resume_max_diff'] < 1e-05 (nb_04_training.py:19) -> 0.5``.
     A notebook that recorded nothing, or has no checks module, is a failure too.
     """
-    if str(ROOT) not in sys.path:  # tests/ is a package at the repository root
+    if str(ROOT) not in sys.path:  # tools/ is a package at the repository root
         sys.path.insert(0, str(ROOT))
     failures = []
     for name in names:
@@ -134,7 +134,7 @@ def check_results(results: dict[str, dict], names: list[str]) -> list[str]:
         if not recorded:
             failures.append(f"{name}: recorded no results (its last cell must call helpers.results.record())")
             continue
-        module = f"tests.nb_checks.nb_{name}"
+        module = f"tools.nb_checks.nb_{name}"
         try:
             checker = importlib.import_module(module)
         except ImportError as exc:
@@ -153,13 +153,13 @@ def report_checks(results: dict[str, dict], names: list[str]) -> int:
     failures = check_results(results, names)
     if failures:
         print(
-            f"\nCHECKS FAILED: {len(failures)} of {len(names)} notebooks miss a target in tests/nb_checks:",
+            f"\nCHECKS FAILED: {len(failures)} of {len(names)} notebooks miss a target in tools/nb_checks:",
             file=sys.stderr,
         )
         for line in failures:
             print(f"  CHECK FAILED {line}", file=sys.stderr)
     else:
-        print(f"\nChecks passed: tests/nb_checks on what {len(names)} notebook(s) recorded.")
+        print(f"\nChecks passed: tools/nb_checks on what {len(names)} notebook(s) recorded.")
     return len(failures)
 
 
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         "--check",
         metavar="RESULTS_JSON",
         type=Path,
-        help="only run tests/nb_checks on a finished run's results.json",
+        help="only run tools/nb_checks on a finished run's results.json",
     )
     args = parser.parse_args(argv)
     if args.check:

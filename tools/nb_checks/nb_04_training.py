@@ -6,7 +6,7 @@ import math
 from helpers import data
 from helpers.env import ROOT
 from helpers.evaluate import wilson_interval
-from tests.nb_checks.nb_05_evaluation import BASE_CEILING, TUNED_TEST_FLOOR
+from tools.nb_checks.nb_05_evaluation import BASE_CEILING, TUNED_TEST_FLOOR
 
 
 def check(results: dict) -> None:
