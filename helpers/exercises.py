@@ -3,18 +3,8 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from typing import Any
-
-
-def solutions_default() -> bool:
-    """The default for a notebook's ``SOLUTIONS`` parameter: on when ``LORA_LAB_SOLUTIONS=1`` (``make run`` sets it).
-
-    With ``SOLUTIONS = False`` (what a learner gets) the collapsed solution cells do nothing, so Run All leaves
-    every exercise unanswered and each check says so. A solution never replaces an answer you typed.
-    """
-    return os.environ.get("LORA_LAB_SOLUTIONS", "0") == "1"
 
 
 def _same(answer: Any, truth: Any, rel_tol: float) -> bool:

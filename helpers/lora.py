@@ -294,38 +294,6 @@ def merge_lora(model: nn.Module) -> nn.Module:
     return model
 
 
-def unmerge_lora(model: nn.Module) -> nn.Module:
-    """Undo :func:`merge_lora`; returns ``model``."""
-    for _, layer in lora_layers(model):
-        layer.unmerge()
-    return model
-
-
-def count_trainable(model: nn.Module) -> tuple[int, int]:
-    """Return ``(trainable, total)`` parameter counts, each shared tensor counted once."""
-    seen: dict[int, tuple[int, bool]] = {}
-    for p in model.parameters():
-        seen[id(p)] = (p.numel(), p.requires_grad)
-    return sum(n for n, g in seen.values() if g), sum(n for n, _ in seen.values())
-
-
-def peft_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The LoRA weights of ``model`` under the keys peft saves (``base_model.model.<path>.lora_A.weight``).
-
-    DoRA layers add their magnitude under peft's ``base_model.model.<path>.lora_magnitude_vector``.
-
-    Load them into a peft model with ``peft.set_peft_model_state_dict(peft_model, sd)``, or save them
-    with safetensors next to a matching ``LoraConfig`` to get a peft adapter folder.
-    """
-    out = {}
-    for path, layer in lora_layers(model):
-        out[f"base_model.model.{path}.lora_A.weight"] = layer.lora_A.weight.detach().clone()
-        out[f"base_model.model.{path}.lora_B.weight"] = layer.lora_B.weight.detach().clone()
-        if isinstance(layer, DoRALinear):
-            out[f"base_model.model.{path}.lora_magnitude_vector"] = layer.magnitude.detach().clone()
-    return out
-
-
 def linear_shapes(config: Any) -> dict[str, tuple[int, int]]:
     """``{name: (in_features, out_features)}`` for the linears of one decoder block, plus ``lm_head``.
 

@@ -67,19 +67,6 @@ def bnb_cpu_available() -> tuple[bool, str]:
     return True, f"bitsandbytes {version}: 4-bit NF4 quantizes, multiplies and backpropagates on this CPU"
 
 
-def fused_cpu_kernel() -> bool:
-    """Whether bitsandbytes runs 4-bit *inference* on this CPU with its fused AVX512-BF16 kernel (bf16 compute).
-
-    Training and anything that needs gradients take the plain path instead: dequantize to the compute dtype, then
-    an ordinary matmul.
-    """
-    try:
-        from bitsandbytes.functional import has_avx512bf16
-    except ImportError:
-        return False
-    return bool(has_avx512bf16())
-
-
 def footprint_mb(model: Any) -> float:
     """Memory of a model's weights in MB: ``get_memory_footprint()`` plus the NF4 scales (quant states) it leaves out."""
     extra = 0

@@ -19,6 +19,41 @@ QV = ["q_proj", "v_proj"]
 TOL = 1e-5
 
 
+# --- test-only views of the hand-written layers (peft has its own for its models) ---
+
+
+def unmerge_lora(model: nn.Module) -> nn.Module:
+    """Undo :func:`merge_lora`; returns ``model``."""
+    for _, layer in lora.lora_layers(model):
+        layer.unmerge()
+    return model
+
+
+def count_trainable(model: nn.Module) -> tuple[int, int]:
+    """Return ``(trainable, total)`` parameter counts, each shared tensor counted once."""
+    seen: dict[int, tuple[int, bool]] = {}
+    for p in model.parameters():
+        seen[id(p)] = (p.numel(), p.requires_grad)
+    return sum(n for n, g in seen.values() if g), sum(n for n, _ in seen.values())
+
+
+def peft_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The LoRA weights of ``model`` under the keys peft saves (``base_model.model.<path>.lora_A.weight``).
+
+    DoRA layers add their magnitude under peft's ``base_model.model.<path>.lora_magnitude_vector``.
+
+    Load them into a peft model with ``peft.set_peft_model_state_dict(peft_model, sd)``, or save them
+    with safetensors next to a matching ``LoraConfig`` to get a peft adapter folder.
+    """
+    out = {}
+    for path, layer in lora.lora_layers(model):
+        out[f"base_model.model.{path}.lora_A.weight"] = layer.lora_A.weight.detach().clone()
+        out[f"base_model.model.{path}.lora_B.weight"] = layer.lora_B.weight.detach().clone()
+        if isinstance(layer, lora.DoRALinear):
+            out[f"base_model.model.{path}.lora_magnitude_vector"] = layer.magnitude.detach().clone()
+    return out
+
+
 @pytest.fixture(scope="module")
 def tiny():
     model, tok = models.tiny_model("qwen2")
@@ -51,7 +86,7 @@ def _pair(base: nn.Module, targets, r=4, alpha=8, dropout=0.0, use_rslora=False,
         r=r, lora_alpha=alpha, target_modules=targets, lora_dropout=dropout, use_rslora=use_rslora
     )
     peft_model = get_peft_model(copy.deepcopy(base), cfg)
-    result = set_peft_model_state_dict(peft_model, lora.peft_state_dict(hand))
+    result = set_peft_model_state_dict(peft_model, peft_state_dict(hand))
     assert not result.unexpected_keys
     return hand, peft_model
 
@@ -84,7 +119,7 @@ def test_same_seed_gives_the_same_a_as_peft(tiny):
     peft_model = get_peft_model(
         copy.deepcopy(base), LoraConfig(r=4, lora_alpha=8, target_modules="all-linear")
     )
-    ours, theirs = lora.peft_state_dict(hand), get_peft_model_state_dict(peft_model)
+    ours, theirs = peft_state_dict(hand), get_peft_model_state_dict(peft_model)
     assert sorted(ours) == sorted(theirs)
     for key in ours:
         assert torch.equal(ours[key], theirs[key]), key
@@ -126,7 +161,7 @@ def test_merge_equals_unmerged_and_unmerge_restores(tiny, batch):
     assert not torch.allclose(hand.get_submodule("model.layers.0.mlp.down_proj").base.weight, w0)
     with pytest.raises(RuntimeError, match="already merged"):
         lora.merge_lora(hand)
-    lora.unmerge_lora(hand)
+    unmerge_lora(hand)
     assert (hand.get_submodule("model.layers.0.mlp.down_proj").base.weight - w0).abs().max() < 1e-6
     assert (_logits(hand, batch) - before).abs().max() < TOL
 
@@ -179,7 +214,7 @@ def test_training_losses_coincide_with_peft(tiny):
     ours, theirs = _train(hand, batches, 6), _train(peft_model, batches, 6)
     assert ours[-1] < ours[0] - 0.05  # it really learns
     assert max(abs(a - b) for a, b in zip(ours, theirs, strict=True)) < 1e-5
-    final = lora.peft_state_dict(hand)
+    final = peft_state_dict(hand)
     for key, value in get_peft_model_state_dict(peft_model).items():
         assert (final[key] - value).abs().max() < 1e-5, key
 
@@ -209,7 +244,7 @@ def _dora_pair(base: nn.Module, targets, r=4, alpha=8, dropout=0.0, use_rslora=F
         use_dora=True,
     )
     peft_model = get_peft_model(copy.deepcopy(base), cfg)
-    result = set_peft_model_state_dict(peft_model, lora.peft_state_dict(hand))
+    result = set_peft_model_state_dict(peft_model, peft_state_dict(hand))
     assert not result.unexpected_keys
     assert not [k for k in result.missing_keys if "lora_" in k]
     return hand, peft_model
@@ -223,7 +258,7 @@ def test_dora_init_matches_peft_and_starts_as_the_base(tiny, batch):
     peft_model = get_peft_model(
         copy.deepcopy(base), LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", use_dora=True)
     )
-    ours, theirs = lora.peft_state_dict(hand), get_peft_model_state_dict(peft_model)
+    ours, theirs = peft_state_dict(hand), get_peft_model_state_dict(peft_model)
     assert sorted(ours) == sorted(theirs)
     assert any(k.endswith("lora_magnitude_vector") for k in ours)
     for key in ours:  # same A from the same seed, B zero, magnitude = ||W|| per output feature
@@ -305,7 +340,7 @@ def test_dora_merge_equals_unmerged_and_peft(tiny, batch):
     assert (merged - _logits(peft_model.merge_and_unload(), batch)).abs().max() < TOL
     with pytest.raises(RuntimeError, match="already merged"):
         lora.merge_lora(hand)
-    lora.unmerge_lora(hand)
+    unmerge_lora(hand)
     assert (layer.base.weight - w0).abs().max() < 1e-6
     assert (_logits(hand, batch) - before).abs().max() < TOL
     with pytest.raises(RuntimeError, match="not merged"):
@@ -325,7 +360,7 @@ def test_dora_training_losses_coincide_with_peft(tiny):
     ours, theirs = _train(hand, batches, 4), _train(peft_model, batches, 4)
     assert ours[-1] < ours[0]
     assert max(abs(a - b) for a, b in zip(ours, theirs, strict=True)) < 1e-5
-    final = lora.peft_state_dict(hand)
+    final = peft_state_dict(hand)
     for key, value in get_peft_model_state_dict(peft_model).items():
         assert (final[key] - value).abs().max() < 1e-5, key
 
@@ -347,13 +382,13 @@ def test_closed_form_count_equals_counted_and_peft(arch, targets, r, use_dora):
     base, _ = models.tiny_model(arch)
     formula = lora.lora_parameter_count(base.config, targets, r, use_dora=use_dora)
     hand = lora.apply_lora(copy.deepcopy(base), targets, r=r, alpha=2 * r, use_dora=use_dora)
-    trainable, total = lora.count_trainable(hand)
+    trainable, total = count_trainable(hand)
     peft_model = get_peft_model(
         copy.deepcopy(base), LoraConfig(r=r, lora_alpha=2 * r, target_modules=targets, use_dora=use_dora)
     )
     peft_trainable, peft_total = peft_model.get_nb_trainable_parameters()
     assert formula == trainable == peft_trainable
-    assert total == peft_total == lora.count_trainable(base)[1] + formula
+    assert total == peft_total == count_trainable(base)[1] + formula
     if use_dora:  # one magnitude per output feature of every adapted linear, on top of LoRA's A and B
         outs = sum(m.out_features for _, m in lora.lora_layers(hand))
         assert formula == lora.lora_parameter_count(base.config, targets, r) + outs
@@ -432,7 +467,7 @@ def test_embedded_forward_merge_and_count_match_peft(embedded):
     assert (out_hand - _logits(base, batch)).abs().max() > 1e-3
     assert (out_hand - out_peft).abs().max() < TOL
     formula = lora.lora_parameter_count(base.config, QV, 8)
-    assert formula == lora.count_trainable(hand)[0] == peft_model.get_nb_trainable_parameters()[0]
+    assert formula == count_trainable(hand)[0] == peft_model.get_nb_trainable_parameters()[0]
     lora.merge_lora(hand)
     merged = _logits(hand, batch)
     assert (merged - _logits(peft_model.merge_and_unload(), batch)).abs().max() < TOL  # the same arithmetic
