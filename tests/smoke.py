@@ -195,6 +195,7 @@ def install_course(root: Path) -> tuple[Path, str]:
     import sysconfig
 
     from helpers.env import ROOT
+    from tests.test_packaging import COURSE
 
     source, dist = root / "source", root / "dist"  # built from a copy: nothing is written into the checkout
     source.mkdir()
@@ -208,7 +209,7 @@ def install_course(root: Path) -> tuple[Path, str]:
     assert wheel.is_file(), sorted(p.name for p in dist.iterdir())
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    python = COURSE.venv_python(venv)
     purelib = Path(sysconfig.get_paths()["purelib"])
     deps = (
         venv / "deps"
