@@ -216,9 +216,8 @@ def load_model(
         dtype = getattr(torch, dtype)
     source = resolve(name)
     local_only = _is_offline() or Path(source).exists()
-    if (
-        device.type != "cpu"
-    ):  # load straight onto the GPU: a 7B model in bf16 never passes through host RAM whole
+    # on a GPU, load straight onto it: a 7B model in bf16 never passes through host RAM whole
+    if device.type != "cpu":
         from_pretrained.setdefault("device_map", str(device))
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
