@@ -13,14 +13,15 @@ Training, the same model, data, number of examples and LoRA placement per setup:
   actually executed as a share of the fp32 matmul peak measured here (and of the bf16 peak where bf16 is native).
 Generation, the same test prompts and greedy decoding:
   (a) one plain model.generate() per prompt on the unmerged adapter;
-  (b) the course's evaluation path: a merged copy (merge_and_unload) and helpers.evaluate.generate (longest prompts
-      first, left-padded, continuous batching: a row leaves the batch and its KV cache when it ends its turn, or
-      earlier once its answer can no longer parse as JSON (evaluate.json_answer_settled), and a waiting prompt joins;
-      the shared system prompt's KV cache is computed once). The answers must be identical.
+  (b) the course's evaluation path: a merged copy (merge_and_unload) and helpers.evaluate.generate, notebook 05's
+      cell: model.generate on length-sorted, left-padded batches, with a StoppingCriteria that ends a row once its
+      answer can no longer parse as JSON (evaluate.json_answer_settled). The answers must be identical (or stopped
+      early, each the start of (a)'s, with the same score).
   (b)'s merged copy against the same batched path on the unmerged adapter: the same answers (generate.merged).
   And the base model (which notebook 05 scores too), batched, to end-of-turn against stopped once settled: the
-  scores must be the same and each early answer the start of the full one (generate.base_settled); and stopped once
-  settled in static batches (join=False) against prompts joining: the same answers (generate.join).
+  scores must be the same and each early answer the start of the full one (generate.base_settled).
+  benchmarks/generation.py compares this path with transformers' continuous batching (generate_batch) and with the
+  course's earlier hand-written engine, on the whole test split.
 ``--levers`` also times variants of (b) (adapters on fewer layers, passes of 4, torch.compile) and trains (b) in two
 fresh processes with oneDNN's kernel caches at their default 1,024 shapes and at the course's cap
 (train.levers.kernel_cache: peak RSS and speed of each).
@@ -251,7 +252,7 @@ def generation(model_name: str, adapter: Path, records: list[dict], batch_size: 
             )
     a_seconds = time.perf_counter() - start
 
-    def timed(m, settled=evaluate.json_answer_settled, join=True) -> tuple[list[str], float]:
+    def timed(m, settled=evaluate.json_answer_settled) -> tuple[list[str], float]:
         start = time.perf_counter()
         answers = evaluate.generate(
             m,
@@ -261,7 +262,6 @@ def generation(model_name: str, adapter: Path, records: list[dict], batch_size: 
             batch_size=batch_size,
             progress=False,
             settled=settled,
-            join=join,
         )
         return answers, time.perf_counter() - start
 
@@ -278,16 +278,7 @@ def generation(model_name: str, adapter: Path, records: list[dict], batch_size: 
             (cut if x.startswith(y) and evaluate.json_answer_settled(y) else differ).append(i)
     # The base model (notebook 05 scores it too), batched both ways: to end-of-turn, and stopped once settled
     with model.disable_adapter():
-        base_runs = {
-            name: timed(model, rule, join)
-            for name, rule, join in [
-                ("full", None, True),
-                ("static", evaluate.json_answer_settled, False),
-                ("settled", evaluate.json_answer_settled, True),
-            ]
-        }
-    (full, full_s), (early, early_s) = base_runs["full"], base_runs["settled"]
-    static, static_s = base_runs["static"]
+        (full, full_s), (early, early_s) = timed(model, None), timed(model)
     return {
         "prompts": len(prompts),
         "max_new_tokens": max_new,
@@ -316,13 +307,6 @@ def generation(model_name: str, adapter: Path, records: list[dict], batch_size: 
             "merged_seconds": round(b_seconds, 2),
             "ratio": round(adapter_seconds / b_seconds, 3),
             "same_answers": on_adapter == course,
-        },
-        "join": {
-            "setup": "base model, settled: static batches (join=False) against prompts joining a running batch",
-            "static_seconds": round(static_s, 2),
-            "joined_seconds": round(early_s, 2),
-            "ratio": round(static_s / early_s, 3),
-            "same_answers": static == early,
         },
         "exact_match": evaluate.score_extraction(course, targets)["exact_match"],
     }
@@ -449,11 +433,6 @@ def main(argv: list[str] | None = None) -> dict:
         f"  batched on the adapter {mg['adapter_seconds']:.1f} s against the merged copy {mg['merged_seconds']:.1f} s: "
         f"generate.merged.ratio = {mg['ratio']:.2f}x | same answers: {mg['same_answers']}"
     )
-    jn = gen["join"]
-    print(
-        f"  base model, settled, static batches {jn['static_seconds']:.1f} s against prompts joining {jn['joined_seconds']:.1f} s: "
-        f"generate.join.ratio = {jn['ratio']:.2f}x | same answers: {jn['same_answers']}"
-    )
 
     result = {
         "machine": env.machine_report(),
@@ -473,8 +452,6 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(
             f"generation (a) and (b) gave different answers on prompts {gen['differing_prompts']}"
         )
-    if not gen["join"]["same_answers"]:
-        raise SystemExit("generation with prompts joining gave other answers than static batches")
     return result
 
 

@@ -20,5 +20,19 @@ def test_kernel_cache_trains_each_side_under_its_own_cap(tmp_path: Path, tiny_qw
     assert kc["default_1024"]["capacity_seen"] == ["1024", "1024"]
     assert kc["capped"]["capacity_seen"] == [cap, cap] and kc["capped"]["capacity"] == int(cap)
     for side in ("default_1024", "capped"):
-        assert kc[side]["seconds"] > 0 and kc[side]["peak_rss_mb"] > 0
-    assert kc["rss_saved_mb"] == round(kc["default_1024"]["peak_rss_mb"] - kc["capped"]["peak_rss_mb"], 1)
+        assert kc[side]["peak_rss_mb"] > 0
+
+
+def test_the_old_engine_still_gives_model_generate_answers() -> None:
+    """benchmarks/generation.py times the old engine against model.generate; the comparison means something only
+    while both decode the same tokens (prompts of different lengths, batches of 2 that rows leave and join)."""
+    import engine
+
+    from helpers import evaluate
+    from tests.test_evaluate import PROMPTS, lively_tiny
+
+    model, tok = lively_tiny("qwen2")
+    prompts = PROMPTS + [[m | {"content": m["content"] + " 2"} for m in p] for p in PROMPTS]
+    old = engine.generate(model, tok, prompts, max_new_tokens=12, batch_size=2, progress=False)
+    assert old == evaluate.generate(model, tok, prompts, max_new_tokens=12, batch_size=2, progress=False)
+    assert len(set(old)) == len(prompts)  # prompt-dependent answers: not vacuous

@@ -23,7 +23,6 @@ def test_llama2_70b_pretraining_matches_metas_gpu_hours() -> None:
     )
     implied = costs.implied_mfu(flops, LLAMA2_70B_GPU_HOURS, "A100-80GB")
     assert 0.35 <= implied <= 0.5, implied  # what Meta's number means, in the range large runs report
-    assert costs.gpu_hours(flops, "A100-80GB", mfu=implied) == pytest.approx(LLAMA2_70B_GPU_HOURS)
 
 
 #: Llama-2-7B's published parameter count ("7B"), from the package's one table.
@@ -168,8 +167,6 @@ def test_full_finetuning_components_are_exact() -> None:
     assert (bf16["weights"], bf16["gradients"], bf16["optimizer"]) == (2 * n, 2 * n, 12 * n)
     pure = costs.training_memory(config, "full", batch_size=1, seq_len=128, precision="pure")
     assert (pure["weights"], pure["gradients"], pure["optimizer"]) == (2 * n, 2 * n, 4 * n)
-    parts = ("weights", "gradients", "optimizer", "activations")
-    assert bf16["total"] == pytest.approx(sum(bf16[k] for k in parts))
 
 
 def test_lora_count_matches_peft() -> None:

@@ -1,4 +1,5 @@
-"""Tests for helpers.evaluate: JSON parsing and scoring, batched greedy generation, perplexity, tables."""
+"""Tests for helpers.evaluate: JSON parsing and scoring, batched greedy generation (model.generate), the settled
+stop, perplexity, tables."""
 
 from __future__ import annotations
 
@@ -226,12 +227,10 @@ def test_generate_batched_left_padding_matches_one_by_one(arch: str) -> None:
 
 @pytest.mark.parametrize("arch", ["qwen2", "llama"])
 def test_generate_gives_what_model_generate_gives(arch: str) -> None:
-    """The reference: transformers' own greedy model.generate, one prompt at a time. generate() drops finished rows
-    from its batch (and cache) as it goes; the tokens must not change."""
+    """The reference: transformers' own greedy model.generate, one prompt at a time, unpadded. generate() batches
+    prompts of different lengths (left padding, length-sorted); the tokens must not change."""
     model, tok = lively_tiny(arch)
     eos = ev._eos_ids(model, tok)
-    ids = [tok(t, add_special_tokens=False)["input_ids"] for t in ev.render_prompts(tok, PROMPTS)]
-    assert ev._shared_prefix(ids) >= 8  # so the system prompt's KV cache is computed once and shared below
     reference = []
     for text in ev.render_prompts(tok, PROMPTS):
         ids = tok([text], return_tensors="pt", add_special_tokens=False)
@@ -240,59 +239,6 @@ def test_generate_gives_what_model_generate_gives(arch: str) -> None:
         )
         reference.append(tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip())
     assert ev.generate(model, tok, PROMPTS, max_new_tokens=12, batch_size=4, progress=False) == reference
-
-
-@pytest.mark.parametrize("arch", ["qwen2", "llama"])
-def test_generate_rows_join_a_running_batch_and_answers_do_not_change(arch: str, monkeypatch) -> None:
-    """Continuous batching: rows end at different steps (a settled rule that stops on a checksum of the text), so
-    waiting prompts join the running batch, left-padded into its KV cache; every answer equals the one decoded
-    alone, and the model.generate reference above pins the one decoded alone."""
-    model, tok = lively_tiny(arch)
-    prompts = PROMPTS + [[m | {"content": m["content"] + " 2"} for m in p] for p in PROMPTS]
-
-    def rule(text: str) -> bool:
-        return len(text) >= 4 and sum(map(ord, text)) % 3 == 0
-
-    joins, trims = [], []
-    real_join, real_trim = ev._join, ev._trim
-    monkeypatch.setattr(ev, "_join", lambda *a: joins.append(a[1].shape) or real_join(*a))
-
-    def trim(cache, mask):  # records the mask's width before and after
-        out = real_trim(cache, mask)
-        trims.append((mask.shape[1], out.shape[1]))
-        return out
-
-    monkeypatch.setattr(ev, "_trim", trim)
-    streamed = ev.generate(model, tok, prompts, max_new_tokens=16, batch_size=3, progress=False, settled=rule)
-    assert len(joins) >= 2, joins  # prompts really joined a running batch
-    # columns every row masks (left by rows that left) are dropped, so the cache does not widen with every join
-    assert any(after < before for before, after in trims), trims
-    monkeypatch.setattr(ev, "_join", real_join)
-    alone = [
-        ev.generate(model, tok, [p], max_new_tokens=16, batch_size=1, progress=False, settled=rule)[0]
-        for p in prompts
-    ]
-    assert streamed == alone
-    assert len({len(a) for a in streamed}) > 2, streamed  # the rows did end at different steps
-
-
-def test_generate_decodes_static_batches_when_the_cache_cannot_take_rows(monkeypatch) -> None:
-    """A cache with sliding-window layers cannot take new rows: generate then decodes static batches, each prompt
-    run once (no prefill is thrown away and redone), with the same answers."""
-    model, tok = lively_tiny("qwen2")
-    prompts = PROMPTS + [[m | {"content": m["content"] + " 2"} for m in p] for p in PROMPTS]
-
-    def rule(text: str) -> bool:
-        return len(text) >= 4 and sum(map(ord, text)) % 3 == 0
-
-    joined = ev.generate(model, tok, prompts, max_new_tokens=16, batch_size=3, progress=False, settled=rule)
-    prefills, real_prefill = [], ev._prefill
-    monkeypatch.setattr(ev, "_can_join", lambda cache: False)
-    monkeypatch.setattr(ev, "_prefill", lambda *a: prefills.append(a[1].shape[0]) or real_prefill(*a))
-    monkeypatch.setattr(ev, "_join", lambda *a: pytest.fail("a row joined a cache that cannot take one"))
-    static = ev.generate(model, tok, prompts, max_new_tokens=16, batch_size=3, progress=False, settled=rule)
-    assert static == joined
-    assert prefills == [3, 3, 2], prefills  # batches of 3, 3 and 2 prompts, each run once
 
 
 def test_generate_right_padding_would_differ() -> None:
@@ -310,12 +256,10 @@ def test_generate_stops_at_eos() -> None:
     """Force the end-of-turn token as the 3rd new token: the answer must be exactly the first two."""
     model, tok = lively_tiny("qwen2")
     calls = {"n": 0}
-    ids = [tok(t, add_special_tokens=False)["input_ids"] for t in ev.render_prompts(tok, PROMPTS[:2])]
-    shared_pass = int(ev._shared_prefix(ids) >= 8)  # the shared system prompt's own pass comes first
 
     def force_eos_on_third_step(module, inputs, output):
         calls["n"] += 1
-        if calls["n"] == shared_pass + 3:  # then prefill (token 1), token 2, token 3
+        if calls["n"] == 3:  # prefill (token 1), token 2, token 3
             output = output.clone()
             output[..., tok.eos_token_id] = 1e4
         return output
@@ -326,7 +270,7 @@ def test_generate_stops_at_eos() -> None:
         stopped = ev.generate(model, tok, PROMPTS[:2], max_new_tokens=30, batch_size=2, progress=False)
     finally:
         handle.remove()
-    assert calls["n"] == shared_pass + 3  # no forward pass after every row ended
+    assert calls["n"] == 3  # no forward pass after every row ended
     assert stopped == two
 
 
@@ -557,3 +501,23 @@ def test_perplexity_batches_examples_of_similar_length() -> None:
 
 # Notebook 05 with no adapter (it trains one, says so, and scores it) is checked by its smoke run, which gets an
 # empty artifacts folder: tests/smoke.py, FRESH_ARTIFACTS.
+
+
+def test_notebook_05_generate_cell_agrees_with_helpers() -> None:
+    """Notebook 05 writes its batched generation out in full (model.generate, left padding, a StoppingCriteria);
+    helpers.evaluate.generate is the copy notebooks 04 and 06 call: the same answers, with and without the stop."""
+    from tests.cells import run_cell
+
+    lesson = run_cell("05_evaluation.ipynb", "generate", BATCH_SIZE=3)["generate"]
+    model, tok = lively_tiny("qwen2")
+    prompts = PROMPTS + [[m | {"content": m["content"] + " 2"} for m in p] for p in PROMPTS]
+
+    def rule(text: str) -> bool:  # stops rows at different steps
+        return len(text) >= 4 and sum(map(ord, text)) % 3 == 0
+
+    for settled in (None, rule):
+        ours = ev.generate(
+            model, tok, prompts, max_new_tokens=16, batch_size=3, progress=False, settled=settled
+        )
+        assert lesson(model, tok, prompts, max_new_tokens=16, progress=False, settled=settled) == ours
+    assert len({len(a) for a in ours}) > 2, ours  # the rule did stop rows at different steps

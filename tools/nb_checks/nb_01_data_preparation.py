@@ -20,7 +20,6 @@ def check(results: dict) -> None:
     for split, share in results["zh_share"].items():
         # the training mix holds more Chinese than validation and test (data/README.md)
         assert abs(share - wanted[split]) < 0.005, (split, share, wanted[split])
-        assert results[f"zh_share_{split}"] == share, (split, share)
     # section 8: the training split oversamples Chinese and every hard case; no test customer is seen in training
     assert results["zh_share_train"] > max(results["zh_share_validation"], results["zh_share_test"])
     for kind, share in results["hard_share"]["train"].items():

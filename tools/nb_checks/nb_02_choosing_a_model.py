@@ -1,9 +1,7 @@
 """Checks on what notebook 02 records."""
 
-import inspect
-import math
 
-from helpers import costs, models
+from helpers import models
 
 #: Meta, "Llama 2: Open Foundation and Fine-Tuned Chat Models" (2023), Table 2: A100-80GB GPU-hours of pretraining the
 #: 70B and the 7B model on 2.0T tokens (tests/test_costs.py checks the cost model against them too).
@@ -12,7 +10,6 @@ LLAMA2_7B_GPU_HOURS = 184_320
 
 
 def check(results: dict) -> None:
-    assert results["all_counts_match"] is True
     # every model of the package's table, each counted exactly as its publisher reports (helpers.models)
     assert set(results["counts"]) == set(models.ARCHITECTURES), sorted(results["counts"])
     for name, total in results["counts"].items():
@@ -39,16 +36,10 @@ def check(results: dict) -> None:
     # Llama 2 paper, Table 2 (A100-80GB GPU-hours; the constants above), and what they imply at 6ND
     for size, meta in [("7b", LLAMA2_7B_GPU_HOURS), ("70b", LLAMA2_70B_GPU_HOURS)]:
         assert results[f"llama2_{size}_published_hours"] == meta, (size, "not Meta's figure", meta)
-    # the notebook's MFU is the one costs.gpu_hours states by default, as its comment says
-    default_mfu = inspect.signature(costs.gpu_hours).parameters["mfu"].default
-    assert results["stated_mfu"] == default_mfu, (results["stated_mfu"], "default", default_mfu)
     for size, implied in [("7b", results["implied_mfu_7b"]), ("70b", results["implied_mfu"])]:
         published = results[f"llama2_{size}_published_hours"]
         assert abs(results[f"llama2_{size}_estimate_hours"] / published - 1) <= 0.15, size
         assert 0.35 <= implied <= 0.5, (size, implied)
-        # estimate = FLOPs / (stated MFU x peak) and implied = FLOPs / (published x peak): one FLOP count behind both
-        ratio = results["stated_mfu"] * results[f"llama2_{size}_estimate_hours"] / published
-        assert math.isclose(implied, ratio, abs_tol=1e-4), (size, implied, ratio)
     assert results["llama2_70b_estimate_hours"] > results["llama2_70b_published_hours"], (
         "the 4.1 prose says so"
     )
@@ -67,4 +58,3 @@ def check(results: dict) -> None:
     # the project bill of 4.3: a few hours per run, hundreds to thousands of yuan in all
     assert 1 < results["project_hours_per_run"] < 12
     assert 100 <= results["project_rmb"] <= 10_000, results["project_rmb"]
-    assert results["usd_to_rmb"] > 0 and results["a100_usd_per_hour"] > 0

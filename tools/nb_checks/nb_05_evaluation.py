@@ -57,18 +57,15 @@ def check(results: dict) -> None:
     # timings belong to benchmarks/bench.py, which measures it side by side (generate.merged)
     assert 0 <= results["merged_same"] <= results["merged_of"], results
     assert results["scored_merged"] == (results["merged_same"] == results["merged_of"]), results
-    assert results["merged_speedup"] > 0, results
     # fp32 on a CPU gives the same argmax whatever the batch or the merge; a GPU's kernels (and bf16 weights) may
     # flip a near-tie, so there the merged copy may differ on a few answers and is then not the one scored
     cpu = results.get("device", "cpu") == "cpu"  # renders before the device was recorded all ran on a CPU
     if not smoke and cpu:
         assert results["scored_merged"], ("the merged copy answered differently", results["merged_same"])
     # section 2.4: stopping settled answers early cuts text, never a score (its seconds are printed, not checked:
-    # timings belong to benchmarks/bench.py, which measures the same things side by side as generate.base_settled
-    # and generate.join)
+    # timings belong to benchmarks/bench.py, which measures the same thing side by side as generate.base_settled)
     demo = results["settled_demo"]
     assert demo["n"] == (2 if smoke else 16) and demo["prefixes"] and demo["same_scores"], demo
-    assert demo["join_same_answers"] or not cpu, demo  # continuous batching changes no answer (fp32 on a CPU)
     assert demo["chars"][1] <= demo["chars"][0], demo
     if not smoke:  # the base model's answers really were cut
         assert demo["chars"][1] < demo["chars"][0], demo
@@ -148,7 +145,6 @@ def check(results: dict) -> None:
         assert fs[name]["n"] == fs["n"], (name, fs[name])
         _ci_ok(f"few-shot subset {name}", fs[name])
         assert fs[name]["exact_match"] <= fs[name]["json_valid"] + 1e-9, (name, fs[name])
-    assert results["fewshot_base_exact_match"] == fs["few_shot_base"]["exact_match"]
     # the subset is part of the scored test split: its exact counts cannot exceed the whole split's
     assert fs["zero_shot_base"]["k"] <= k["base"] and fs["tuned"]["k"] <= k["tuned"], fs
     assert fs["tuned"]["k"] >= k["tuned"] - (n - fs["n"]), fs  # it misses at most what it leaves out
@@ -177,7 +173,6 @@ def check(results: dict) -> None:
             )
     failed = hw["tuned"]["all"]["n"] - hw["tuned"]["all"]["k"]
     assert all(g["failed"] <= min(g["n"], failed) for g in hw["by_tag"].values()), hw["by_tag"]
-    assert results["handwritten_seconds"] > 0
 
     # --- the lm_eval example loads the adapter onto the base it was trained on (the dequantized local folder) ---------
     assert results["lm_eval_same_base"] is True, (
@@ -189,13 +184,8 @@ def check(results: dict) -> None:
     assert smoke or results["adapter_rebuilt"] is False, results["adapter_rebuilt"]
     for key in ("base_val_loss", "tuned_val_loss", "tuned_train_loss"):
         assert math.isfinite(results[key]) and results[key] > 0, (key, results[key])
-    assert math.isclose(results["tuned_perplexity"], math.exp(results["tuned_val_loss"]), rel_tol=1e-6)
     # even the few-step smoke adapter lowers the loss on the answers a lot
     assert results["tuned_val_loss"] < results["base_val_loss"], results
-    for key in ("generate_seconds", "val_analysis_seconds", "fewshot_seconds"):
-        assert results[key] > 0, (key, results[key])
-    # the tuned model's part of the test split's generation
-    assert 0 < results["tuned_generate_seconds"] <= results["generate_seconds"], results
     if not smoke:  # the default run's floors (see TUNED_TEST_FLOOR), and what the committed run showed
         assert results["base_exact_match"] <= BASE_CEILING, results["base_exact_match"]
         assert results["tuned_exact_match"] >= TUNED_TEST_FLOOR, results["tuned_exact_match"]

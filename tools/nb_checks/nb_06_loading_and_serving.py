@@ -16,8 +16,6 @@ def check(results: dict) -> None:
     # merge (a missed layer, a wrong scale) is off by whole units. The strict 1e-4 bound is tested on tiny models in
     # tests/test_serve.py: on the embedded model fp32's own error is itself about 1e-4 (notebook 06, section 4.2).
     assert results["max_logit_diff"] <= max(1e-4, 4 * results["fp32_rounding"]), results
-    assert results["at_rounding_floor"] is True
-    assert results["within_bound"] == (results["max_logit_diff"] <= 1e-4)
     assert 0.0 <= results["fp32_rounding"] < 1e-2, results["fp32_rounding"]
     assert results["merged_vs_base_diff"] > 1e-2, "the merged model behaves like the base model"
     # fp32 on a CPU: the same argmax every time. A GPU's kernels (and bf16 weights) may flip a near-tie, so there the
@@ -28,13 +26,11 @@ def check(results: dict) -> None:
     # serving
     assert results["bound_loopback"] is True, "the server must listen on 127.0.0.1 only"
     assert results["stream_same"] is True
-    assert results["latency_ms"] > 0
     assert results["server_stopped"] is True, "a server process was left behind"
     n = results["n_api"]
     assert n >= 2
     # section 6.4 sent them n_clients at a time and printed both times (timings are not checked: bench territory)
     assert results["n_clients"] >= 1, results["n_clients"]
-    assert results["api_seconds"] > 0 and results["api_one_at_a_time_s"] > 0, results
     for key in ("score_api", "score_local"):
         score = results[key]
         assert score["n"] == n

