@@ -6,7 +6,8 @@
 Training, the same model, data, number of examples and LoRA placement per setup:
   (a) the seed tutorial's recipe made to run: Trainer defaults (batch 8, random order), fp32, every example padded
       to max_length 256, logits at every position, LoRA r=8 on q_proj and v_proj only;
-  (b) the course default exactly as notebook 04 runs it: helpers.finetune's FinetuneConfig() and training_arguments()
+  (b) the course default exactly as notebook 04 runs it: configs/train_cpu.yaml through helpers.train (LoraConfig and
+      TrainingArguments from the recipe's lora: and training: sections)
       (passes of 2, accumulation 2, batches grouped by length), dynamic padding, logits only where a label is learned
       (ChatCollator(only_learned_logits=True)), LoRA r=16 on every linear layer, bf16 autocast only where it is fast.
   Printed and recorded for each: useful (non-padding) tokens per second, wall time, peak RSS, and the matmul FLOP/s
@@ -105,9 +106,14 @@ def train_setup(
     from peft import LoraConfig, get_peft_model
     from transformers import Trainer, TrainingArguments
 
-    cfg = finetune.FinetuneConfig(model=model_name, max_length=max_length)
+    from helpers import train
+
+    recipe = train.load_recipe(train.RECIPE, {"model": model_name, "max_length": max_length})
     if passes:
-        cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps = passes
+        (
+            recipe["training"]["per_device_train_batch_size"],
+            recipe["training"]["gradient_accumulation_steps"],
+        ) = passes
     env.set_seed(0)
     model, tokenizer = load_model_for_training(model_name)
     if naive:
@@ -128,11 +134,12 @@ def train_setup(
             )
         )
     else:
-        lora = finetune.lora_config(cfg)
-        lora.layers_to_transform = layers  # None: every layer
-        collator = CountingCollator(data.ChatCollator(tokenizer, only_learned_logits=cfg.only_learned_logits))
-        args = finetune.training_arguments(
-            cfg,
+        lora = LoraConfig(**recipe["lora"], layers_to_transform=layers)  # None: every layer
+        collator = CountingCollator(
+            data.ChatCollator(tokenizer, only_learned_logits=recipe["only_learned_logits"])
+        )
+        args = train.training_arguments(
+            recipe,
             output_dir=str(out / "b"),
             max_steps=-1,
             num_train_epochs=1,

@@ -11,8 +11,13 @@ differ from the engine's:
 
 - engine: ``benchmarks/engine.py``, the course's decoder until December 2026 (continuous batching by editing the
   KV cache, a hand-written JSON scanner that stops rows that can no longer parse);
-- generate: ``helpers.evaluate.generate``, ``model.generate`` on length-sorted batches with a ``StoppingCriteria``
-  that stops an answer once it can no longer parse (``evaluate.json_answer_settled``);
+- generate: ``model.generate`` on length-sorted, left-padded batches with a ``StoppingCriteria`` that stops an
+  answer once it can no longer parse (``evaluate.json_answer_settled``), each batch run to its slowest row
+  (``helpers.evaluate.generate``, notebook 05's cell);
+- generate_rounds (an experiment, below): the same calls in rounds: a round ends once ``--leave_at`` of a batch's
+  rows have ended, and the rows still going are pooled into full batches for the next round, each re-run from its
+  prompt plus its answer so far. The re-run prompt is computed in one pass instead of token by token, which rounds
+  differently, so a few greedy answers change;
 - generate_batch: ``model.generate_batch``, continuous batching in transformers (paged KV cache); it takes no
   stopping criteria, so the base model's answers run to end-of-turn or ``max_new_tokens``.
 
@@ -27,7 +32,9 @@ import copy
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -65,6 +72,19 @@ def _generate(model, tokenizer, prompts, max_new, batch_size):
     )
 
 
+def _generate_rounds(model, tokenizer, prompts, max_new, batch_size):
+    return generate_rounds(
+        model,
+        tokenizer,
+        prompts,
+        max_new_tokens=max_new,
+        batch_size=batch_size,
+        progress=False,
+        settled=evaluate.json_answer_settled,
+        leave_at=LEAVE_AT,
+    )
+
+
 def _generate_batch(model, tokenizer, prompts, max_new, batch_size):
     from transformers import GenerationConfig
     from transformers.generation.configuration_utils import ContinuousBatchingConfig
@@ -89,7 +109,132 @@ def _generate_batch(model, tokenizer, prompts, max_new, batch_size):
     return [tokenizer.decode(o.generated_tokens, skip_special_tokens=True).strip() for o in by_prompt]
 
 
-WAYS = {"engine": _engine, "generate": _generate, "generate_batch": _generate_batch}
+# --- the rounds experiment ------------------------------------------------------------
+
+
+def _round_stop(
+    tokenizer: Any, prompt_end: int, done: int, ends: list[int], settled: Any, leave_at: float
+) -> Any:
+    """A ``StoppingCriteria`` for one round: a row stops once ``settled(its answer)`` is True (one bool per row), and
+    every row stops once ``leave_at`` of the batch has ended or is settled (the rest go on in the next round)."""
+    from transformers import StoppingCriteria
+
+    class Round(StoppingCriteria):
+        def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+            ended = torch.isin(input_ids[:, prompt_end:], torch.tensor(ends, device=input_ids.device)).any(-1)
+            if settled is not None:
+                answers = tokenizer.batch_decode(input_ids[:, prompt_end - done :], skip_special_tokens=True)
+                ended |= torch.tensor(
+                    [settled(a) for a in answers], dtype=torch.bool, device=input_ids.device
+                )
+            if ended.float().mean() >= leave_at:
+                return torch.ones_like(ended)
+            return ended
+
+    return Round()
+
+
+@torch.inference_mode()
+def generate_rounds(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[Sequence[dict]],
+    *,
+    max_new_tokens: int = 96,
+    batch_size: int = 32,
+    progress: bool = True,
+    desc: str = "generate",
+    settled: Any = None,
+    leave_at: float | None = 0.75,
+) -> list[str]:
+    """Greedy-decode an answer for each chat prompt with ``model.generate``, in batches, LEFT padded, in rounds.
+
+    The tested copy of notebook 05's generation cell. Prompts are sorted by length so that a batch holds prompts
+    of similar length (less padding), longest first (an out-of-memory error shows at once). ``model.generate``
+    keeps a batch running until its slowest row ends, computing padding for the rows that have ended; so decoding
+    goes in rounds: a round ends once ``leave_at`` of its rows have ended (or are settled), and the rows still going
+    are pooled into full batches for the next round, each continuing from its prompt plus its answer so far
+    (greedy decoding continues exactly). Answers come back in the original order, special tokens removed.
+
+    Args:
+        model: a causal LM (a ``PeftModel`` works too).
+        tokenizer: its tokenizer; needs a chat template and a pad token (``pad == eos`` is fine: padding is
+            described by the attention mask).
+        prompts: one message list per example, without the assistant answer.
+        max_new_tokens: the longest answer allowed; size it from the longest target plus a margin.
+        batch_size: prompts per ``model.generate`` call.
+        progress: show a tqdm bar; ``desc`` is its label.
+        settled: optional ``f(answer_so_far) -> bool`` (e.g. :func:`json_answer_settled`), passed to
+            ``model.generate`` as a ``StoppingCriteria``: a row stops once it is True.
+        leave_at: the share of a batch's rows that ends its round; ``None``: one round, each batch run to its
+            slowest row.
+
+    Returns:
+        One decoded answer per prompt, in the order given.
+    """
+    from tqdm.auto import tqdm
+
+    from helpers.evaluate import _eos_ids, render_prompts
+
+    if batch_size < 1 or max_new_tokens < 1:
+        raise ValueError(f"batch_size ({batch_size}) and max_new_tokens ({max_new_tokens}) must be >= 1.")
+    if tokenizer.pad_token_id is None:
+        raise ValueError("The tokenizer has no pad token. Fix: tokenizer.pad_token = tokenizer.eos_token")
+    texts = render_prompts(tokenizer, prompts)
+    prompt_ids = tokenizer(texts, add_special_tokens=False)[
+        "input_ids"
+    ]  # the template wrote the special tokens
+    eos = _eos_ids(model, tokenizer)
+    ends = {*eos, tokenizer.pad_token_id}  # a row that stopped early is padded from there on
+    new: list[list[int]] = [[] for _ in texts]
+    todo = sorted(
+        range(len(texts)), key=lambda i: -len(prompt_ids[i])
+    )  # similar lengths together, longest first
+    was_training = model.training
+    model.eval()
+    try:
+        with tqdm(total=len(texts), desc=desc, disable=not progress, unit="ex") as bar:
+            while todo:
+                done = len(new[todo[0]])  # every answer still going has this many tokens
+                going = []
+                for start in range(0, len(todo), batch_size):
+                    rows = todo[start : start + batch_size]
+                    batch = tokenizer.pad(
+                        {"input_ids": [prompt_ids[i] + new[i] for i in rows]},
+                        padding_side="left",  # each answer continues right after its own last token
+                        return_tensors="pt",
+                    ).to(model.device)
+                    n = batch["input_ids"].shape[1]
+                    out = model.generate(
+                        **batch,
+                        do_sample=False,
+                        max_new_tokens=max_new_tokens - done,
+                        eos_token_id=eos,
+                        pad_token_id=tokenizer.pad_token_id,
+                        stopping_criteria=[
+                            _round_stop(tokenizer, n, done, sorted(ends), settled, leave_at or 2.0)
+                        ],
+                    )
+                    for i, row in zip(rows, out[:, n:].tolist(), strict=True):
+                        end = next((k for k, t in enumerate(row) if t in ends), None)
+                        new[i] += row[:end]
+                        answer = tokenizer.decode(new[i], skip_special_tokens=True) if settled else ""
+                        if end is None and len(new[i]) < max_new_tokens and not (settled and settled(answer)):
+                            going.append(i)
+                bar.update(len(todo) - len(going))
+                todo = going
+    finally:
+        model.train(was_training)
+    return [tokenizer.decode(tokens, skip_special_tokens=True).strip() for tokens in new]
+
+
+WAYS = {
+    "engine": _engine,
+    "generate": _generate,
+    "generate_rounds": _generate_rounds,
+    "generate_batch": _generate_batch,
+}
+LEAVE_AT = 0.75
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -99,8 +244,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data_dir", default="data/extraction")
     parser.add_argument("--n", type=int, default=None, help="test prompts (default: the whole split)")
     parser.add_argument("--batch_size", type=int, default=32, help="notebook 05's BATCH_SIZE")
-    parser.add_argument("--ways", nargs="+", default=list(WAYS), choices=list(WAYS))
+    parser.add_argument(
+        "--ways", nargs="+", default=["engine", "generate", "generate_batch"], choices=list(WAYS)
+    )
+    parser.add_argument(
+        "--leave_at",
+        type=float,
+        default=LEAVE_AT,
+        help="generate_rounds: the share of a batch that ends its round",
+    )
     ns = parser.parse_args(argv)
+    globals()["LEAVE_AT"] = ns.leave_at
 
     from peft import PeftModel
 
@@ -195,6 +349,7 @@ def main(argv: list[str] | None = None) -> dict:
         "n": len(prompts),
         "max_new_tokens": max_new,
         "batch_size": ns.batch_size,
+        "leave_at": ns.leave_at,
         "machine": env.machine_report(),
         "ways": results,
     }

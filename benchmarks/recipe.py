@@ -1,19 +1,19 @@
 """A recipe lever, measured the way it matters: held-out exact match against training time.
 
-    python benchmarks/recipe.py --max_steps 150                          # the course recipe, 150 steps
-    python benchmarks/recipe.py --max_steps 150 --learning_rate 4e-3     # any FinetuneConfig field, as for
-    python benchmarks/recipe.py --max_steps 150 --lr_scheduler_type cosine   # python -m helpers.finetune
-    python benchmarks/recipe.py --max_steps 150 --learning_rate 1e-3 --lora init_lora_weights=pissa_niter_4
-    python benchmarks/recipe.py --config configs/train_cpu.yaml --lora use_rslora=true
+    python benchmarks/recipe.py training.max_steps=150                               # the course recipe, 150 steps
+    python benchmarks/recipe.py training.max_steps=150 training.learning_rate=4e-3   # any key of the recipe, as for
+    python benchmarks/recipe.py training.max_steps=150 training.lr_scheduler_type=cosine   # python -m helpers.train
+    python benchmarks/recipe.py training.max_steps=150 lora.init_lora_weights=pissa_niter_4
+    python benchmarks/recipe.py --config configs/train_cpu.yaml lora.use_rslora=true
 
-Trains with helpers.finetune.train (notebook 04's recipe; ``--lora KEY=VALUE`` sets any other LoraConfig field),
+Trains with helpers.train (configs/train_cpu.yaml, notebook 04's recipe; ``lora.KEY=VALUE`` sets any LoraConfig field),
 then scores the trained model in memory, merged (``merge_and_unload``), on a held-out split the way notebook 05
 scores the tuned model (evaluate.generate with the settled stop, evaluate.score_extraction): exact match overall
 and per language, beside the training seconds and peak RSS. The split is the validation split unless you say
 ``--split test``: choosing a recipe is a decision, and notebook 05 (section 1) keeps the test split for the one
 score after every decision is made. Prints one JSON line and appends it to
 runs/recipe/results.jsonl, so that levers tried one after another sit side by side; the adapter goes to
-runs/recipe/adapter (each run replaces it) unless ``--output_dir`` says otherwise.
+runs/recipe/adapter (each run replaces it) unless ``adapter_dir=...`` says otherwise.
 
 Exact match moves by a few points between runs that differ only in numerics (bf16 or fp32, another CPU), and the
 line carries its 95 % Wilson interval (sampling error alone): compare a lever with a run of the default recipe on
@@ -35,15 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helpers import data, env, evaluate, finetune  # noqa: E402
-
-
-def _value(text: str):
-    """``--lora`` values: JSON where it parses (true, 4, 0.5, null), else the text itself."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+from helpers import data, env, evaluate, train  # noqa: E402
 
 
 def score(model, tokenizer, data_dir: str, split: str, n: int | None, batch_size: int = 32) -> dict:
@@ -88,14 +80,13 @@ def score(model, tokenizer, data_dir: str, split: str, n: int | None, batch_size
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Every other argument is a FinetuneConfig field (see python -m helpers.finetune --help).",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--name", default=None, help="a label for the run (default: the arguments)")
+    parser.add_argument("--config", default=train.RECIPE, help=f"the recipe YAML (default {train.RECIPE})")
     parser.add_argument(
-        "--lora", action="append", default=[], metavar="KEY=VALUE", help="another LoraConfig field"
+        "overrides", nargs="*", help="KEY=VALUE, e.g. training.max_steps=150 lora.use_rslora=true"
     )
+    parser.add_argument("--name", default=None, help="a label for the run (default: the overrides)")
     parser.add_argument(
         "--split", choices=["validation", "test"], default="validation", help="the held-out split to score"
     )
@@ -103,16 +94,10 @@ def main(argv: list[str] | None = None) -> dict:
         "--n_examples", type=int, default=None, help="score its first N examples (default all)"
     )
     parser.add_argument("--out", default=str(env.ROOT / "runs" / "recipe"))
-    ns, rest = parser.parse_known_args(argv)
-    for item in ns.lora:
-        if "=" not in item:
-            parser.error(f"--lora {item!r}: write KEY=VALUE, e.g. --lora use_rslora=true")
-    lora = {k: _value(v) for k, v in (item.split("=", 1) for item in ns.lora)}
-    name = ns.name or " ".join(rest + [f"--lora {k}={v}" for k, v in lora.items()]) or "default"
-    cfg = finetune.config_from_args(rest)
+    ns = parser.parse_args(argv)
     out = Path(ns.out)
-    if cfg.output_dir is None:
-        cfg.output_dir = str(out / "adapter")
+    cfg = train.load_recipe(ns.config, [f"adapter_dir={out / 'adapter'}", *ns.overrides])
+    name = ns.name or " ".join(ns.overrides) or "default"
 
     from transformers import AutoTokenizer, TrainerCallback
 
@@ -121,18 +106,19 @@ def main(argv: list[str] | None = None) -> dict:
             self.model = model
 
     keep = Keep()
-    metrics = finetune.train(cfg, callbacks=[keep], lora_overrides=lora)
+    metrics = train.train(cfg, callbacks=[keep])
     merged = keep.model.merge_and_unload().float().eval()
-    tokenizer = AutoTokenizer.from_pretrained(cfg.resolved_output_dir())
+    tokenizer = AutoTokenizer.from_pretrained(train.adapter_dir(cfg))
     with torch.inference_mode():
-        scores = score(merged, tokenizer, cfg.data_dir, ns.split, ns.n_examples)
+        scores = score(merged, tokenizer, cfg["data_dir"], ns.split, ns.n_examples)
+    steps = cfg["training"]
     result = {
         "name": name,
-        "lora": lora,
+        "overrides": ns.overrides,
         **{k: metrics[k] for k in ("global_step", "train_seconds", "peak_rss_mb", "final_val_loss", "bf16")},
         "examples_seen": metrics["global_step"]
-        * cfg.per_device_train_batch_size
-        * cfg.gradient_accumulation_steps,
+        * steps["per_device_train_batch_size"]
+        * steps["gradient_accumulation_steps"],
         **scores,
         "machine": env.machine_report(),
     }

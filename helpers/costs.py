@@ -220,7 +220,7 @@ def training_memory(
         allocator caching and fragmentation, autocast's cached 16-bit copies of fp32 weights (up to
         2 B/param during a ``Trainer(bf16=True)`` step), data loading, and evaluation or generation
         buffers. :data:`HEADROOM` keeps room for the first ones when deciding what fits. Note also that
-        peft's ``prepare_model_for_kbit_training`` (used by ``helpers.finetune`` for QLoRA) up-casts the
+        peft's ``prepare_model_for_kbit_training`` (used by ``helpers.train`` for QLoRA) up-casts the
         unquantized weights (embeddings, head, norms) to fp32; this estimate keeps them 16-bit.
 
     Args:

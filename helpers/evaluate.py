@@ -103,13 +103,13 @@ def json_answer_settled(text: str) -> bool:
     return False
 
 
-def _settled_stop(tokenizer: Any, prompt_length: int, settled: Any) -> Any:
+def _settled_stop(tokenizer: Any, answer_start: int, settled: Any) -> Any:
     """A ``StoppingCriteria`` that ends each row once ``settled(answer so far)`` is True (one bool per row)."""
     from transformers import StoppingCriteria
 
     class Settled(StoppingCriteria):
         def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
-            answers = tokenizer.batch_decode(input_ids[:, prompt_length:], skip_special_tokens=True)
+            answers = tokenizer.batch_decode(input_ids[:, answer_start:], skip_special_tokens=True)
             return torch.tensor([settled(a) for a in answers], dtype=torch.bool, device=input_ids.device)
 
     return Settled()

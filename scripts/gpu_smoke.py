@@ -4,9 +4,9 @@ Usage (on a machine with an NVIDIA GPU):
 
     python scripts/gpu_smoke.py                              # fp32, bf16, bf16 + gradient checkpointing, QLoRA
     python scripts/gpu_smoke.py --variants bf16 qlora        # a subset
-    python scripts/gpu_smoke.py --max_steps 40 -- --model Qwen/Qwen2.5-0.5B-Instruct --max_length 512
+    python scripts/gpu_smoke.py --max_steps 40 -- model=Qwen/Qwen2.5-0.5B-Instruct max_length=512
 
-Everything after ``--`` is passed to ``python -m helpers.finetune`` as overrides (any FinetuneConfig field).
+Everything after ``--`` is passed to ``helpers.train`` as overrides of configs/train_gpu.yaml (any key, KEY=VALUE).
 Each variant runs in its own process, so its peak GPU memory is its own. Variants whose package is
 missing (QLoRA needs bitsandbytes, flash needs flash-attn) are skipped with a message.
 Without CUDA the script stops at once and says so (exit status 2): there is nothing to measure.
@@ -28,16 +28,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without `pip install -e .`
 
-#: Variant name -> (FinetuneConfig overrides, the package it needs or None).
+#: Variant name -> (recipe overrides, the package it needs or None).
 VARIANTS: dict[str, tuple[list[str], str | None]] = {
-    "fp32": (["--bf16", "false"], None),
-    "bf16": (["--bf16", "true"], None),
-    "bf16+gc": (["--bf16", "true", "--gradient_checkpointing", "true"], None),
+    "fp32": (["training.bf16=false"], None),
+    "bf16": (["training.bf16=true"], None),
+    "bf16+gc": (["training.bf16=true", "training.activation_checkpointing=true"], None),
     "qlora": (
-        ["--bf16", "true", "--gradient_checkpointing", "true", "--load_in_4bit", "true"],
+        ["training.bf16=true", "training.activation_checkpointing=true", "load_in_4bit=true"],
         "bitsandbytes",
     ),
-    "flash": (["--bf16", "true", "--attn_implementation", "flash_attention_2"], "flash_attn"),
+    "flash": (["training.bf16=true", "attn_implementation=flash_attention_2"], "flash_attn"),
 }
 DEFAULT_VARIANTS = ["fp32", "bf16", "bf16+gc", "qlora"]
 NO_CUDA = (
@@ -53,7 +53,7 @@ def _child(variant: str, max_steps: int, overrides: list[str]) -> dict:
     import torch
     from transformers import AutoTokenizer, TrainerCallback
 
-    from helpers import finetune
+    from helpers import data, train
     from helpers.models import resolve
 
     class StepTimer(TrainerCallback):
@@ -65,22 +65,29 @@ def _child(variant: str, max_steps: int, overrides: list[str]) -> dict:
             self.ends.append(time.perf_counter())
 
     out = Path(tempfile.mkdtemp(prefix="gpu-smoke-"))
-    argv = ["--config", str(ROOT / "configs" / "train_gpu.yaml"), "--max_steps", str(max_steps)]
-    argv += ["--eval_steps", "0", "--logging_steps", str(max(1, max_steps // 5)), "--disable_tqdm", "true"]
-    argv += ["--output_dir", str(out / "adapter"), *VARIANTS[variant][0], *overrides]
-    cfg = finetune.config_from_args(argv)
+    argv = [f"training.max_steps={max_steps}", "training.eval_strategy=no", "training.disable_tqdm=true"]
+    argv += [f"training.logging_steps={max(1, max_steps // 5)}", f"training.output_dir={out / 'checkpoints'}"]
+    argv += [f"adapter_dir={out / 'adapter'}", *VARIANTS[variant][0], *overrides]
+    cfg = train.load_recipe(ROOT / "configs" / "train_gpu.yaml", argv)
     timer = StepTimer()
     torch.cuda.reset_peak_memory_stats()
-    metrics = finetune.train(cfg, callbacks=[timer], verbose=False)
+    metrics = train.train(cfg, callbacks=[timer], verbose=False)
     # Steady-state step time: skip the first steps (CUDA context, kernel selection, allocator warm-up).
     gaps = [b - a for a, b in zip(timer.ends, timer.ends[1:], strict=False)][2:] or [metrics["train_seconds"]]
     step_s = statistics.median(gaps)
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    samples_per_step = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps * world
+    samples_per_step = (
+        cfg["training"]["per_device_train_batch_size"]
+        * cfg["training"]["gradient_accumulation_steps"]
+        * world
+    )
     # Mean non-padding tokens per training example, from the same tokenization the run used.
-    tokenizer = AutoTokenizer.from_pretrained(resolve(cfg.model))
-    train_ds, _, _ = finetune.build_datasets(cfg, tokenizer)
-    mean_tokens = statistics.fmean(len(ids) for ids in train_ds["input_ids"])
+    tokenizer = AutoTokenizer.from_pretrained(resolve(cfg["model"]))
+    records, _ = data.clean_records(
+        data.load_splits(cfg["data_dir"])["train"], tokenizer=tokenizer, max_length=cfg["max_length"]
+    )
+    features, _ = data.tokenize_records(records, tokenizer, cfg["max_length"])
+    mean_tokens = statistics.fmean(len(f["input_ids"]) for f in features)
     return {
         "variant": variant,
         "gpu": torch.cuda.get_device_name(0),

@@ -6,6 +6,7 @@ that uses this module checks that a notebook's cell and its copy in helpers agre
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -28,10 +29,16 @@ def cell_defining(notebook: str, name: str, kind: str = "def") -> str:
 
 
 def run_cell(notebook: str, name: str, *, kind: str = "def", prelude: str = "", **names: object) -> dict:
-    """Execute that cell (after ``prelude``, with ``names`` as globals) and return its namespace."""
+    """Execute that cell's definitions (its imports, functions, classes and constants; not the lines that
+    demonstrate them on the notebook's data), after ``prelude``, with ``names`` as globals; return the namespace."""
+    keep = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
+    tree = ast.parse(cell_defining(notebook, name, kind))
+    tree.body = [
+        node
+        for node in tree.body
+        if isinstance(node, keep) or (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant))
+    ]
     namespace: dict = dict(names)
-    exec(
-        compile(prelude + "\n" + cell_defining(notebook, name, kind), str(NOTEBOOKS / notebook), "exec"),
-        namespace,
-    )
+    exec(compile(prelude, "<prelude>", "exec"), namespace)
+    exec(compile(tree, str(NOTEBOOKS / notebook), "exec"), namespace)
     return namespace

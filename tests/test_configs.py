@@ -1,4 +1,5 @@
-"""Every file in configs/ parses, validates against accelerate's and FinetuneConfig's schemas, and is commented."""
+"""Every file in configs/ parses, validates against accelerate's, LoraConfig's and TrainingArguments' schemas, and is
+commented."""
 
 from __future__ import annotations
 
@@ -6,8 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import types
-import typing
 from pathlib import Path
 from unittest import mock
 
@@ -15,8 +14,8 @@ import pytest
 import torch
 import yaml
 
+from helpers import train
 from helpers.env import ROOT
-from helpers.finetune import FinetuneConfig, config_from_args
 
 CONFIGS = ROOT / "configs"
 ACCELERATE = CONFIGS / "accelerate"
@@ -35,10 +34,10 @@ GPU_ACCELERATE = [n for n in EXPECTED_ACCELERATE if n != "cpu_ddp.yaml"]
 
 
 def _launch_args(path: Path):
-    """What ``accelerate launch --config_file path -m helpers.finetune`` resolves, without launching."""
+    """What ``accelerate launch --config_file path -m helpers.train`` resolves, without launching."""
     from accelerate.commands.launch import _validate_launch_command, launch_command_parser
 
-    args = launch_command_parser().parse_args(["--config_file", str(path), "-m", "helpers.finetune"])
+    args = launch_command_parser().parse_args(["--config_file", str(path), "-m", "helpers.train"])
     args, defaults, _ = _validate_launch_command(args)
     args.main_process_port = 0  # 0 = any free port: never collide with a real run on 29500
     return args, defaults
@@ -145,7 +144,7 @@ def test_deepspeed_plugin_builds_the_zero_config(name: str, stage: int) -> None:
 
 def test_gpu_configs_agree_with_the_training_precision() -> None:
     """DeepSpeed refuses a run whose bf16 differs between the accelerate and the training config."""
-    train_bf16 = config_from_args(["--config", str(CONFIGS / "train_gpu.yaml")]).bf16
+    train_bf16 = train.load_recipe(CONFIGS / "train_gpu.yaml")["training"]["bf16"]
     assert train_bf16 is True
     for name in GPU_ACCELERATE:
         raw = yaml.safe_load((ACCELERATE / name).read_text())
@@ -171,7 +170,7 @@ def test_every_config_is_commented_for_learners(path: Path) -> None:
     text = "\n".join(header)
     rel = str(path.relative_to(ROOT))
     assert rel in text, f"{path.name}: its header must show a launch command that uses {rel}"
-    assert "helpers.finetune" in text or "gpu_smoke" in text
+    assert "helpers.train" in text or "gpu_smoke" in text
     # every key carries a comment on its line or on the line above it
     for i, line in enumerate(lines):
         if re.match(r"^\s*[a-z_0-9]+:", line):
@@ -182,61 +181,23 @@ def test_every_config_is_commented_for_learners(path: Path) -> None:
         assert (ROOT / mentioned).is_file(), f"{path.name} mentions {mentioned}, which does not exist"
 
 
-def _type_ok(value, hint) -> bool:
-    """Whether a YAML value fits a field's type hint (``int``, ``str | None``, ``str | list[str]``, ...)."""
-    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    if value is None:
-        return type(None) in options
-    for option in options:
-        if isinstance(value, bool) and option is not bool:
-            continue  # YAML's yes/no must not pass for a number
-        if isinstance(value, typing.get_origin(option) or option) or (
-            option is float and isinstance(value, int)
-        ):
-            return True
-    return False
-
-
 @pytest.mark.parametrize("name", TRAIN_CONFIGS)
-def test_training_config_is_a_valid_finetune_config(name: str) -> None:
-    raw = yaml.safe_load((CONFIGS / name).read_text())
-    hints = typing.get_type_hints(FinetuneConfig)  # the declared types (a parser may rewrite Field.type)
-    assert set(raw) <= set(hints), f"{name}: unknown keys {sorted(set(raw) - set(hints))}"
-    for key, value in raw.items():
-        assert _type_ok(value, hints[key]), f"{name}: {key}={value!r} is not a {hints[key]}"
-    cfg = config_from_args(["--config", str(CONFIGS / name)])
-    assert isinstance(cfg, FinetuneConfig)
-    assert cfg.per_device_train_batch_size >= 1 and cfg.max_steps >= 1 and cfg.learning_rate > 0
+def test_training_config_builds_the_library_objects(name: str) -> None:
+    """Each recipe is what it says: ``lora:`` makes a LoraConfig and ``training:`` TrainingArguments, unknown keys
+    fail in the library's own constructors, and the model is one notebook 07 can plan offline."""
+    from peft import LoraConfig
+
     from helpers.models import DEFAULT_MODEL, architecture
 
-    if cfg.model != DEFAULT_MODEL:
-        architecture(cfg.model)  # notebook 07 plans the run offline: the model must be in the table
-
-
-def test_train_cpu_yaml_is_the_default_recipe() -> None:
-    """configs/train_cpu.yaml says it is notebook 04's recipe: keep it equal to FinetuneConfig()'s defaults."""
-    cfg = config_from_args(["--config", str(CONFIGS / "train_cpu.yaml")])
-    assert cfg == FinetuneConfig(), (
-        "configs/train_cpu.yaml drifted from FinetuneConfig's defaults: update one"
-    )
-
-
-def test_command_line_overrides_the_yaml() -> None:
-    cfg = config_from_args(
-        ["--config", str(CONFIGS / "train_gpu.yaml"), "--max_steps", "7", "--bf16", "false"]
-    )
-    assert cfg.max_steps == 7 and cfg.bf16 is False
-    assert (
-        cfg.per_device_train_batch_size
-        == yaml.safe_load((CONFIGS / "train_gpu.yaml").read_text())["per_device_train_batch_size"]
-    )
-
-
-def test_unknown_yaml_key_is_an_error(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("max_stepz: 5\n")
-    with pytest.raises(ValueError, match="max_stepz"):
-        config_from_args(["--config", str(bad)])
+    recipe = train.load_recipe(CONFIGS / name)
+    LoraConfig(**recipe["lora"])
+    if (
+        not recipe["training"].get("bf16") or torch.cuda.is_available()
+    ):  # bf16 without a GPU is refused on purpose
+        args = train.training_arguments(recipe)
+        assert args.max_steps == recipe["training"]["max_steps"]
+    if recipe["model"] != DEFAULT_MODEL:
+        architecture(recipe["model"])
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown where CUDA is missing")
@@ -248,12 +209,11 @@ def test_gpu_smoke_stops_with_a_clear_message_without_cuda() -> None:
     assert "no CUDA GPU is visible" in proc.stderr and "DDP" in proc.stderr
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown where CUDA is missing")
-def test_the_qlora_recipe_stops_early_with_a_clear_message_without_cuda() -> None:
-    """configs/train_qlora.yaml names a 7B hub model: without CUDA the run must stop before any download."""
-    from helpers.finetune import train
+def test_the_qlora_recipe_offline_stops_before_training_and_names_the_fix(monkeypatch) -> None:
+    """configs/train_qlora.yaml names a 7B hub model: offline, the run stops while loading it, with the fix."""
+    from helpers.models import ModelNotAvailableError
 
-    cfg = config_from_args(["--config", str(CONFIGS / "train_qlora.yaml")])
-    with pytest.raises(RuntimeError, match="CUDA") as err:
-        train(cfg)
-    assert "load_in_4bit" in str(err.value) and "Fix" in str(err.value)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelNotAvailableError, match="Qwen/Qwen2.5-7B-Instruct") as err:
+        train.train(train.load_recipe(CONFIGS / "train_qlora.yaml"))
+    assert "Fix" in str(err.value)

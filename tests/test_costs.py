@@ -235,3 +235,20 @@ def test_memory_planner_runs_headless() -> None:
     assert states == 16 * n  # the planner's default is mixed precision too
     pure = widgets.plan_memory("Qwen/Qwen2.5-0.5B-Instruct", "full", precision="pure")["memory"]
     assert sum(pure[k] for k in ("weights", "gradients", "optimizer")) == 8 * n
+
+
+@pytest.mark.parametrize("name", ["Qwen/Qwen2.5-7B-Instruct", "meta-llama/Llama-2-7b-hf", "Qwen/Qwen3-0.6B"])
+def test_notebook_02_memory_cell_agrees_with_training_memory(name: str) -> None:
+    """Notebook 02 writes the bf16 mixed-precision memory formula out; costs.training_memory is its tested copy
+    with more options: every part agrees, for full, LoRA and QLoRA, with and without checkpointing."""
+    from tests.cells import run_cell
+
+    lesson = run_cell("02_choosing_a_model.ipynb", "step_memory")["step_memory"]
+    config, n = models.architecture(name), models.count_parameters(name)
+    for method in ("full", "lora", "qlora"):
+        for ckpt in (False, True):
+            kw = {"batch_size": 2, "seq_len": 384, "n_params": n}
+            mine = lesson(config, method, checkpointing=ckpt, **kw)
+            theirs = costs.training_memory(config, method, gradient_checkpointing=ckpt, **kw)
+            for part in ("weights", "gradients", "optimizer", "activations", "total"):
+                assert mine[part] == pytest.approx(theirs[part], rel=1e-12), (name, method, ckpt, part)

@@ -504,3 +504,31 @@ def test_only_learned_logits_gives_the_loss_and_gradients_of_every_position(arch
     assert torch.equal(kept["shift_labels"], kept["labels"][:, 1:][:, kept["logits_to_keep"]])
     torch.testing.assert_close(loss_kept, loss_all, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(g_kept, g_all, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["embedded", "qwen2"])
+def test_notebook_01_single_turn_mask_agrees_with_tokenize_chat(kind: str, splits) -> None:
+    """Notebook 01 writes the single-turn label mask out in a few lines; D.tokenize_chat (any template, many turns) is
+    what the course trains with: the same ids and labels under ChatML, on English and Chinese records."""
+    from tests.cells import run_cell
+
+    lesson = run_cell("01_data_preparation.ipynb", "single_turn_features")["single_turn_features"]
+    tok = _tokenizer(kind)
+    records = splits["train"][:40] + [r for r in splits["train"] if r["meta"]["lang"] == "zh"][:20]
+    for record in records:
+        assert lesson(record, tok) == D.tokenize_chat(record, tok), record["messages"][-1]["content"]
+    labels = lesson(records[0], tok)["labels"]  # not vacuous: the answer is trained, the prompt masked
+    assert labels[0] == -100 and any(label != -100 for label in labels)
+
+
+def test_notebook_01_single_turn_mask_refuses_a_template_whose_prompt_tokens_merge(splits) -> None:
+    """Under a Llama-3-style header ("...<|end_header_id|>\n\n"), this vocabulary merges the header's newlines with
+    the answer's first character, so the prompt's tokens are no prefix of the chat's: the lesson's function must say
+    so rather than mask one token off; D.tokenize_chat, which works on character offsets, still masks right."""
+    from tests.cells import run_cell
+
+    lesson = run_cell("01_data_preparation.ipynb", "single_turn_features")["single_turn_features"]
+    tok = _tokenizer("llama")
+    with pytest.raises(ValueError, match="tokenize_chat"):
+        lesson(splits["train"][0], tok)
+    assert D.decode_labels(D.tokenize_chat(splits["train"][0], tok), tok).startswith("{")

@@ -137,19 +137,3 @@ def test_logit_gap():
     b = [torch.tensor([[0.0, 1.5], [0.0, 1.0]])]
     gap = quant.logit_gap(a, b)
     assert gap == {"max_abs": 2.0, "mean_abs": 0.875, "top1_agree": 0.5}
-
-
-def test_train_in_subprocess_rejects_bad_arguments(tmp_path):
-    kwargs = {"model_dir": tmp_path, "tokenizer_dir": tmp_path, "data_dir": tmp_path, "output_dir": tmp_path}
-    with pytest.raises(ValueError, match="method='dora'"):
-        quant.train_in_subprocess("dora", steps=1, **kwargs)
-    with pytest.raises(ValueError, match="must be >= 1"):
-        quant.train_in_subprocess("qlora", steps=0, **kwargs)
-
-
-def test_child_paths_are_absolute_but_hub_ids_pass_through(tmp_path, monkeypatch):
-    """The child runs in the repo root: a relative local folder is made absolute; a hub id must not become one."""
-    (tmp_path / "data").mkdir()
-    monkeypatch.chdir(tmp_path)
-    assert quant._child_path("data") == str(tmp_path / "data")
-    assert quant._child_path("Qwen/Qwen2.5-0.5B-Instruct") == "Qwen/Qwen2.5-0.5B-Instruct"

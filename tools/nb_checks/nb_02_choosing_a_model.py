@@ -1,6 +1,5 @@
 """Checks on what notebook 02 records."""
 
-
 from helpers import models
 
 #: Meta, "Llama 2: Open Foundation and Fine-Tuned Chat Models" (2023), Table 2: A100-80GB GPU-hours of pretraining the

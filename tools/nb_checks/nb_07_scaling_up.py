@@ -4,7 +4,7 @@ import math
 
 from helpers import costs
 from helpers.env import ROOT
-from helpers.finetune import config_from_args
+from helpers.train import load_recipe
 
 
 def check(results: dict) -> None:
@@ -50,9 +50,11 @@ def check(results: dict) -> None:
         assert fits[row["method"]][row["gpu"]], row
         assert math.isclose(row["flops_per_token"], 6 if row["method"].endswith("ckpt") else 4), row
 
-    cpu = config_from_args(["--config", str(ROOT / "configs" / "train_cpu.yaml")])
+    cpu = load_recipe(ROOT / "configs" / "train_cpu.yaml")["training"]
     effective = results["effective_batch_1_process"]
-    assert effective["cpu"] == cpu.per_device_train_batch_size * cpu.gradient_accumulation_steps, effective
+    assert effective["cpu"] == cpu["per_device_train_batch_size"] * cpu["gradient_accumulation_steps"], (
+        effective
+    )
 
     # the live DDP run: two ranks in one job, each on half of the data, identical adapters that load
     steps = results["ddp_steps"]
