@@ -24,7 +24,7 @@ run:
 test:
 	$(COURSE) test
 
-## test-fast: the unit tests without those marked slow (no notebook runs, no embedded-model loads): pytest -m "not slow"
+## test-fast: the unit tests without those marked slow (no notebook runs, no embedded-model loads, no training, no real server): pytest -m "not slow"
 test-fast:
 	$(COURSE) test-fast
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench  # noqa: E402
 
@@ -12,6 +14,7 @@ import helpers  # noqa: E402
 from helpers import env  # noqa: E402
 
 
+@pytest.mark.slow  # trains, loads the embedded model or starts a server: make test, not test-fast
 def test_kernel_cache_trains_each_side_under_its_own_cap(tmp_path: Path, tiny_qwen2_dir: str) -> None:
     """The variables are read once per process, so the comparison is only real if each child saw its own value
     (the course's cap set by importing helpers must not leak into the uncapped side)."""

@@ -10,6 +10,7 @@ import pytest
 from helpers import finetune as ft
 
 
+@pytest.mark.slow  # trains, loads the embedded model or starts a server: make test, not test-fast
 def test_ensure_adapter_rebuilds_missing_or_incomplete(tmp_path: Path, capsys, tiny_qwen2_dir: str) -> None:
     path = tmp_path / "adapter"
     assert not ft.adapter_is_complete(path)

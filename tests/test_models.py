@@ -134,10 +134,9 @@ def test_local_folder_without_config_is_refused(tmp_path):
         models.resolve(tmp_path)
 
 
-def test_hub_id_and_local_folder_pass_through(fresh_cache):
-    _, path, _ = fresh_cache
+def test_hub_id_and_local_folder_pass_through(tiny_qwen2_dir):
     assert models.resolve("Qwen/Qwen2.5-0.5B-Instruct") == "Qwen/Qwen2.5-0.5B-Instruct"
-    assert models.resolve(path) == str(path)
+    assert models.resolve(tiny_qwen2_dir) == str(tiny_qwen2_dir)
 
 
 @pytest.mark.parametrize("arch", ["qwen2", "llama"])

@@ -6,12 +6,14 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import recipe  # noqa: E402
 
 
+@pytest.mark.slow  # trains, loads the embedded model or starts a server: make test, not test-fast
 def test_recipe_scores_the_trained_model_and_appends_one_line(
     tmp_path: Path, tiny_qwen2_dir: str, monkeypatch
 ) -> None:

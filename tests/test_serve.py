@@ -83,6 +83,7 @@ def test_server_that_exits_shows_log(monkeypatch, tiny_qwen2_dir):
         pass
 
 
+@pytest.mark.slow  # trains, loads the embedded model or starts a server: make test, not test-fast
 def test_serve_chat_roundtrip_then_stops(tiny_qwen2_dir):
     """A real `transformers serve`: loopback only, chat + streamed chat == local greedy, nothing left behind."""
     model, tok = tiny_model("qwen2")

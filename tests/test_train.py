@@ -56,6 +56,7 @@ def weights(folder: str | Path) -> dict[str, torch.Tensor]:
     return load_file(str(Path(folder) / "adapter_model.safetensors"))
 
 
+@pytest.mark.slow  # trains, loads the embedded model or starts a server: make test, not test-fast
 def test_resume_matches_uninterrupted_run(tmp_path: Path, tiny_qwen2_dir: str) -> None:
     full = tr.train(tiny_recipe(tmp_path, "full", tiny_qwen2_dir), verbose=False)
     cut = tiny_recipe(tmp_path, "cut", tiny_qwen2_dir)
@@ -109,6 +110,7 @@ def test_training_arguments_take_the_machine_precision_unless_the_recipe_sets_it
         assert tr.training_arguments(explicit).bf16 is (not fast)  # the recipe wins
 
 
+@pytest.mark.slow  # trains, loads the embedded model or starts a server: make test, not test-fast
 def test_script_trains_from_the_command_line_and_drops_empty_answers(
     tmp_path: Path, tiny_qwen2_dir: str
 ) -> None:
