@@ -95,23 +95,25 @@ def train(recipe: dict[str, Any], *, callbacks: list | None = None, verbose: boo
         recipe["model"], attn_implementation=recipe.get("attn_implementation"),
         load_in_4bit=recipe.get("load_in_4bit", False),
     )  # fmt: skip
-    splits = data.load_splits(recipe["data_dir"])
-    n_train, n_eval, length = (
-        recipe.get("max_train_examples"),
-        recipe.get("max_eval_examples"),
-        recipe["max_length"],
-    )
+    splits, length = data.load_splits(recipe["data_dir"]), recipe["max_length"]
+    limits = {"train": recipe.get("max_train_examples"), "validation": recipe.get("max_eval_examples")}
     datasets, reports = {}, {}
-    for split, n in (("train", n_train), ("validation", n_eval)):
+    for split, n in limits.items():  # cleaned as in notebook 01: every record dropped is counted, by reason
         records, reports[split] = data.clean_records(
             splits[split][:n], tokenizer=tokenizer, max_length=length
         )
-        datasets[split] = data.tokenize_records(records, tokenizer, length)[0] if records else []
+        features = data.tokenize_records(records, tokenizer, length)[0] if records else []
+        datasets[split] = Dataset.from_list([dict(f) for f in features]) if features else None
+    if datasets["train"] is None:
+        raise ValueError(
+            f"No training example is left after cleaning (max_length={length}): {reports['train']['dropped']}. "
+            "Fix: check the data (empty answers?) or raise max_length."
+        )
     model = get_peft_model(model, LoraConfig(**recipe["lora"]))
     if args.activation_checkpointing:
         model.enable_input_require_grads()  # checkpointed blocks need a grad-requiring input
     trainable, total = model.get_nb_trainable_parameters()
-    if not datasets["validation"]:
+    if datasets["validation"] is None:
         args.eval_strategy = "no"
     if verbose:
         for split, rep in reports.items():
@@ -121,15 +123,13 @@ def train(recipe: dict[str, Any], *, callbacks: list | None = None, verbose: boo
                 + (f", dropped {dropped}" if dropped else "")
             )
         print(f"LoRA r={model.peft_config['default'].r}: {trainable:,} trainable of {total:,} params | "
-              f"{len(datasets['train'])} train / {len(datasets['validation'])} val examples | "
+              f"{len(datasets['train'])} train / {len(datasets['validation'] or [])} val examples | "
               f"{'bf16 autocast' if args.bf16 else 'fp16 autocast' if args.fp16 else 'fp32'} on {env.pick_device()}")  # fmt: skip
     trainer = Trainer(
         model=model,
         args=args,
-        train_dataset=Dataset.from_list([dict(f) for f in datasets["train"]]),
-        eval_dataset=Dataset.from_list([dict(f) for f in datasets["validation"]])
-        if datasets["validation"]
-        else None,
+        train_dataset=datasets["train"],
+        eval_dataset=datasets["validation"],
         # several GPUs in one process (DataParallel) would split the kept positions' 1-D list: off there
         data_collator=data.ChatCollator(
             tokenizer, only_learned_logits=recipe["only_learned_logits"] and args.n_gpu <= 1
@@ -142,7 +142,13 @@ def train(recipe: dict[str, Any], *, callbacks: list | None = None, verbose: boo
     resume = args.resume_from_checkpoint  # a checkpoint folder, or "last": the newest one in output_dir
     trainer.train(resume_from_checkpoint=True if resume == "last" else resume)
     seconds = time.perf_counter() - start
-    final_val = trainer.evaluate()["eval_loss"] if trainer.eval_dataset is not None else None
+    history = trainer.state.log_history
+    last = [
+        h["eval_loss"] for h in history if "eval_loss" in h and h.get("step") == trainer.state.global_step
+    ]
+    if not last and trainer.eval_dataset is not None:
+        last = [trainer.evaluate()["eval_loss"]]  # always end with the final weights' validation loss
+    final_val = last[-1] if last else None
     out = adapter_dir(recipe)
     trainer.save_model(str(out))  # adapter_model.safetensors + adapter_config.json + tokenizer
     if trainer.is_world_process_zero():
@@ -152,7 +158,7 @@ def train(recipe: dict[str, Any], *, callbacks: list | None = None, verbose: boo
         "train_seconds": round(seconds, 2), "peak_rss_mb": round(peak_rss_mb(), 1), "global_step": trainer.state.global_step,
         "final_train_loss": losses[-1] if losses else None, "final_val_loss": final_val, "trainable_params": trainable,
         "total_params": total, "bf16": bool(args.bf16), "n_train": len(datasets["train"]),
-        "n_val": len(datasets["validation"]), "adapter_dir": str(out), "cleaning": reports,
+        "n_val": len(datasets["validation"] or []), "adapter_dir": str(out), "cleaning": reports,
         "log_history": trainer.state.log_history,
     }  # fmt: skip
     if verbose:
