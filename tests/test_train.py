@@ -139,3 +139,13 @@ def test_script_trains_from_the_command_line_and_drops_empty_answers(
         "dropped": {"empty": 1, "duplicate": 1, "over_length": 0},
     }
     assert metrics["n_train"] == 5
+
+
+def test_a_recipe_whose_cleaning_keeps_no_example_names_the_fix(tmp_path: Path, tiny_qwen2_dir: str) -> None:
+    """max_length below every record: cleaning drops them all, and the run stops before training, saying how."""
+    recipe = tiny_recipe(tmp_path, "empty", tiny_qwen2_dir, max_length=8)
+    with pytest.raises(
+        ValueError, match=r"No training example is left after cleaning \(max_length=8\)(.|\n)*Fix"
+    ):
+        tr.train(recipe, verbose=False)
+    assert not (tmp_path / "empty").exists()  # nothing half-written
