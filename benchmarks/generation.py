@@ -45,43 +45,22 @@ from helpers import data, env, evaluate, models  # noqa: E402
 HERE = Path(__file__).resolve().parent
 
 
+def _decode(fn, settled, **extra):
+    """One way of scoring: ``fn(model, tokenizer, prompts, ...)`` with the settled stop ``settled``."""
+
+    def run(model, tokenizer, prompts, max_new, batch_size):
+        return fn(model, tokenizer, prompts, max_new_tokens=max_new, batch_size=batch_size, progress=False,
+                  settled=settled, **extra)  # fmt: skip
+
+    return run
+
+
 def _engine(model, tokenizer, prompts, max_new, batch_size):
     sys.path.insert(0, str(HERE))
     import engine
 
-    return engine.generate(
-        model,
-        tokenizer,
-        prompts,
-        max_new_tokens=max_new,
-        batch_size=batch_size,
-        progress=False,
-        settled=engine.json_answer_settled,
-    )
-
-
-def _generate(model, tokenizer, prompts, max_new, batch_size):
-    return evaluate.generate(
-        model,
-        tokenizer,
-        prompts,
-        max_new_tokens=max_new,
-        batch_size=batch_size,
-        progress=False,
-        settled=evaluate.json_answer_settled,
-    )
-
-
-def _generate_rounds(model, tokenizer, prompts, max_new, batch_size):
-    return generate_rounds(
-        model,
-        tokenizer,
-        prompts,
-        max_new_tokens=max_new,
-        batch_size=batch_size,
-        progress=False,
-        settled=evaluate.json_answer_settled,
-        leave_at=LEAVE_AT,
+    return _decode(engine.generate, engine.json_answer_settled)(
+        model, tokenizer, prompts, max_new, batch_size
     )
 
 
@@ -147,31 +126,8 @@ def generate_rounds(
     settled: Any = None,
     leave_at: float | None = 0.75,
 ) -> list[str]:
-    """Greedy-decode an answer for each chat prompt with ``model.generate``, in batches, LEFT padded, in rounds.
-
-    The tested copy of notebook 05's generation cell. Prompts are sorted by length so that a batch holds prompts
-    of similar length (less padding), longest first (an out-of-memory error shows at once). ``model.generate``
-    keeps a batch running until its slowest row ends, computing padding for the rows that have ended; so decoding
-    goes in rounds: a round ends once ``leave_at`` of its rows have ended (or are settled), and the rows still going
-    are pooled into full batches for the next round, each continuing from its prompt plus its answer so far
-    (greedy decoding continues exactly). Answers come back in the original order, special tokens removed.
-
-    Args:
-        model: a causal LM (a ``PeftModel`` works too).
-        tokenizer: its tokenizer; needs a chat template and a pad token (``pad == eos`` is fine: padding is
-            described by the attention mask).
-        prompts: one message list per example, without the assistant answer.
-        max_new_tokens: the longest answer allowed; size it from the longest target plus a margin.
-        batch_size: prompts per ``model.generate`` call.
-        progress: show a tqdm bar; ``desc`` is its label.
-        settled: optional ``f(answer_so_far) -> bool`` (e.g. :func:`json_answer_settled`), passed to
-            ``model.generate`` as a ``StoppingCriteria``: a row stops once it is True.
-        leave_at: the share of a batch's rows that ends its round; ``None``: one round, each batch run to its
-            slowest row.
-
-    Returns:
-        One decoded answer per prompt, in the order given.
-    """
+    """helpers.evaluate.generate (same arguments), decoded in rounds: a round ends once ``leave_at`` of a batch's
+    rows have ended or settled, and the rows still going are re-run, pooled, from prompt plus answer so far."""
     from tqdm.auto import tqdm
 
     from helpers.evaluate import _eos_ids, render_prompts
@@ -230,8 +186,10 @@ def generate_rounds(
 
 WAYS = {
     "engine": _engine,
-    "generate": _generate,
-    "generate_rounds": _generate_rounds,
+    "generate": _decode(evaluate.generate, evaluate.json_answer_settled),
+    "generate_rounds": lambda *a: _decode(generate_rounds, evaluate.json_answer_settled, leave_at=LEAVE_AT)(
+        *a
+    ),
     "generate_batch": _generate_batch,
 }
 LEAVE_AT = 0.75
