@@ -1,4 +1,9 @@
-"""LoRA Lab helpers: the thin, tested glue behind the course notebooks."""
+"""LoRA Lab helpers: the thin, tested glue behind the course notebooks.
+
+Importing it does two things and nothing else (no torch, no patches): it caps oneDNN's kernel caches for bf16 on a
+CPU (below), and it quiets bitsandbytes' CPU-backend notice. `make render` makes its kernels' progress bars text
+(`tools.runner`, `helpers.env.use_text_progress`).
+"""
 
 import logging
 import os
@@ -20,10 +25,3 @@ for _variable in KERNEL_CACHE_VARIABLES:
 # bitsandbytes' CPU backend logs a warning about its optional fast kernels each time peft imports it; QLoRA (07)
 # runs without them, so the line only distracts. Errors still show.
 logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
-
-# A headless run (tools.runner sets LORA_LAB_HEADLESS=1 and imports helpers at kernel start): text progress bars,
-# which a saved notebook shows finished, instead of widget bars, which it shows frozen at 0 %.
-if os.environ.get("LORA_LAB_HEADLESS", "0") == "1":
-    from helpers.env import use_text_progress
-
-    use_text_progress()

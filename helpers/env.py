@@ -220,16 +220,30 @@ def enter_notebooks_folder() -> None:
         os.chdir(notebooks)
 
 
+#: Library notices a learner cannot act on, hidden by :func:`setup` (message pattern, category). Each names a
+#: file in site-packages, so it would also print a machine path into a stored output.
+QUIET_NOTICES = (
+    # peft reads a transformers property deprecated in 5.x; TRL's configs trigger 5.x renames
+    (".*is_gradient_checkpointing.*", FutureWarning),
+    (".*will be removed in v6.*", FutureWarning),
+    # the first tutorial's TrainingArguments (notebook 04) ask for pinned memory, which a CPU has none of
+    (".*pin_memory.*", UserWarning),
+    # peft, merging an adapter into NF4 weights, warns that it rounds: notebook 07 measures by how much
+    ("Merge lora module to 4-bit linear", UserWarning),
+)
+
+
+def quiet_library_notices() -> None:
+    """Hide :data:`QUIET_NOTICES` (and only them) for the rest of the session."""
+    for message, category in QUIET_NOTICES:
+        warnings.filterwarnings("ignore", message=message, category=category)
+
+
 def setup(seed: int = 0, *, verbose: bool = True) -> Setup:
     """The notebooks' setup cell: print versions, seed everything, pick device and compute dtype."""
     enter_notebooks_folder()
     set_seed(seed)
-    # peft calls a transformers property deprecated in 5.x; the warning is not the learner's to fix and it
-    # prints an absolute path into the notebook's output.
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-    # Same for transformers 5 renames that TRL's configs still trigger (gradient_checkpointing ->
-    # activation_checkpointing): the message names a file in site-packages.
-    warnings.filterwarnings("ignore", message=".*will be removed in v6.*", category=FutureWarning)
+    quiet_library_notices()
     device = pick_device()
     bf16 = bf16_supported(device)
     info = Setup(

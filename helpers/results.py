@@ -32,20 +32,35 @@ def _plain(value: Any) -> Any:
     return value
 
 
+#: The MIME type under which :func:`record` stores the results in the notebook too (no viewer renders it: a reader
+#: sees the one text line; `tests/test_prose.py` reads the numbers the Markdown quotes from it).
+RESULTS_MIME = "application/vnd.lora-lab.results+json"
+
+
 def record(notebook: str, results: dict[str, Any]) -> None:
-    """Write ``results`` to ``<run_dir>/results/<notebook>.json`` and print them.
+    """Write ``results`` to ``<run_dir>/results/<notebook>.json`` and say so in one line.
 
     Args:
         notebook: the notebook's stem, e.g. ``"04_training"``.
         results: flat or nested JSON-serializable values (numpy and torch scalars are converted).
 
-    Nothing is returned, so a notebook's last cell shows no machine-specific path.
+    In a notebook the cell shows one line; the values travel with it under :data:`RESULTS_MIME`. Nothing is
+    returned, and no machine-specific path is shown.
     """
+    plain = _plain(results)
     out = run_dir() / "results" / f"{notebook}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_plain(results), indent=2, ensure_ascii=False, sort_keys=True)
-    out.write_text(text + "\n", encoding="utf-8")
-    print(f"Recorded results for {notebook}:\n{text}")
+    out.write_text(json.dumps(plain, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+    line = f"Recorded {len(plain)} results for {notebook}."
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        get_ipython = None
+    if get_ipython is not None and get_ipython() is not None:
+        display({"text/plain": line, RESULTS_MIME: plain}, raw=True)
+    else:
+        print(line)
 
 
 def load(folder: Path | None = None) -> dict[str, dict[str, Any]]:

@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LANG = "zh_CN"
 #: Same pattern as tools.runner.TIME_LINE (kept here so the script needs no torch import).
 TIME_LINE = re.compile(r"(Time on a laptop CPU: about )(\d+(?:\.\d+)? (?:min|s))")
+#: Same pattern as tools.runner.RESULT: a number the Markdown quotes from the run, ``0.813 <!-- result: KEY -->``.
+RESULT = re.compile(r"(-?\d[\d,]*(?:\.\d+)?)(\s*(?:%|s|min|MB|GB|×)?\s*\**\s*<!-- result: ([\w.]+) -->)")
 #: The same line in the Chinese titles ("笔记本 CPU 用时：约 65 s").
 ZH_TIME_LINE = re.compile(r"(用时：约 )(\d+(?:\.\d+)? (?:min|s))")
 #: A notebook-table row of either README: ``| 04 | [...](...) | ... | <time> |``.
@@ -93,21 +95,35 @@ def _time(text: str) -> str | None:
     return m.group(2) if m else None
 
 
-def retime(msgid: str, msgstr: str, english: str) -> str | None:
-    """The translation of ``english`` when it differs from ``msgid`` only in the measured title time, else None.
+def _unstamped(text: str) -> str:
+    """``text`` without what a run writes into it: the title's time and the tagged result numbers."""
+    return RESULT.sub(lambda m: "#" + m.group(2), TIME_LINE.sub(r"\1", text))
 
-    The old duration (``"65 s"``) is replaced in the Chinese text by the new one. Where the Chinese text does not
-    show the old duration once (an earlier edit left it behind), its title line (``用时：约 ...``) takes the new one;
-    a translation that wrote the duration some other way cannot be updated safely and stays stale.
+
+def retime(msgid: str, msgstr: str, english: str) -> str | None:
+    """The translation of ``english`` when it differs from ``msgid`` only in what a run stamps, else None.
+
+    Stamped are the measured title time and the numbers tagged ``<!-- result: KEY -->``. The old duration
+    (``"65 s"``) is replaced in the Chinese text by the new one; where the Chinese text does not show the old
+    duration once (an earlier edit left it behind), its title line (``用时：约 ...``) takes the new one; a translation
+    that wrote the duration some other way cannot be updated safely and stays stale. Each tagged number takes the
+    English cell's value for its key.
     """
-    old, new = _time(msgid), _time(english)
-    if old is None or new is None or TIME_LINE.sub(r"\1", msgid) != TIME_LINE.sub(r"\1", english):
+    if _unstamped(msgid) != _unstamped(english):
         return None
-    if msgstr.count(old) == 1:
-        return msgstr.replace(old, new)
-    if len(ZH_TIME_LINE.findall(msgstr)) == 1:
-        return ZH_TIME_LINE.sub(lambda m: m.group(1) + new, msgstr)
-    return None
+    out = msgstr
+    old, new = _time(msgid), _time(english)
+    if old != new:
+        if old is None or new is None:
+            return None
+        if msgstr.count(old) == 1:
+            out = msgstr.replace(old, new)
+        elif len(ZH_TIME_LINE.findall(msgstr)) == 1:
+            out = ZH_TIME_LINE.sub(lambda m: m.group(1) + new, msgstr)
+        else:
+            return None
+    values = {m.group(3): m.group(1) for m in RESULT.finditer(english)}
+    return RESULT.sub(lambda m: values.get(m.group(3), m.group(1)) + m.group(2), out)
 
 
 def translate_cell(cell: dict, entry: polib.POEntry | None) -> tuple[str, Problem | None]:

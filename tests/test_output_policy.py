@@ -107,3 +107,73 @@ def test_readers_see_finished_progress_and_static_widgets(nb: Path):
         "(tools.runner prints text progress bars and adds static copies under the explorers):\n  "
         + "\n  ".join(problems)
     )
+
+
+#: What a check cell prints for an unanswered exercise (helpers.exercises.check).
+UNANSWERED = "not answered yet"
+#: Harness lines that do not belong in a lesson cell: nbval markers (they are cell tags) and warning filters
+#: (helpers.env.quiet_library_notices does that in the setup cell).
+HARNESS_LINE = re.compile(
+    r"#\s*(NBVAL|PYTEST_VALIDATE)_\w+|warnings\.(filterwarnings|simplefilter|catch_warnings)"
+)
+
+
+def revealed_answers(data: dict) -> list[str]:
+    """The check cells whose stored output gives something away: anything but "not answered yet"."""
+    problems = []
+    for i, cell in enumerate(data["cells"]):
+        if "check" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        texts = [
+            "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+            for o in cell.get("outputs", [])
+        ]
+        shown = "".join(texts).strip()
+        if UNANSWERED not in shown or "correct" in shown or "Hint" in shown:
+            problems.append(f"cell {i}: {shown[:100]!r}")
+    return problems
+
+
+@pytest.mark.parametrize("nb", notebooks(), ids=lambda p: p.stem)
+def test_committed_exercises_are_unanswered(nb: Path):
+    problems = revealed_answers(json.loads(nb.read_text(encoding="utf-8")))
+    assert not problems, (
+        f"{nb.name}: a committed check shows more than 'not answered yet', so a reader sees the answer; render "
+        "with `make render` (it leaves SOLUTIONS off):\n  " + "\n  ".join(problems)
+    )
+
+
+def test_a_solved_check_counts_as_revealed():
+    solved = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {"tags": ["check"]},
+                "source": "check(1, answer_1)",
+                "outputs": [
+                    {"output_type": "stream", "name": "stdout", "text": "Exercise 1: correct (30).\n"}
+                ],
+            }
+        ]
+    }
+    assert revealed_answers(solved) == ["cell 0: 'Exercise 1: correct (30).'"]
+    solved["cells"][0]["outputs"][0]["text"] = (
+        "Exercise 1: not answered yet. Fill in answer_1 above and run this cell again.\n"
+    )
+    assert revealed_answers(solved) == []
+
+
+@pytest.mark.parametrize("nb", notebooks(), ids=lambda p: p.stem)
+def test_lesson_cells_hold_no_harness(nb: Path):
+    data = json.loads(nb.read_text(encoding="utf-8"))
+    found = [
+        f"cell {i} ({cell.get('id')}): {line.strip()}"
+        for i, cell in enumerate(data["cells"])
+        if cell["cell_type"] == "code"
+        for line in "".join(cell["source"]).splitlines()
+        if HARNESS_LINE.search(line)
+    ]
+    assert not found, (
+        f"{nb.name}: harness lines in lesson cells; use the cell tag nbval-check-output, and "
+        "helpers.env.QUIET_NOTICES for a library notice:\n  " + "\n  ".join(found)
+    )

@@ -21,10 +21,9 @@ from functools import cache
 import pytest
 
 from helpers.env import ROOT
-from tools.runner import README_ROW, TIME_LINE, notebooks
+from tools.runner import README_ROW, RESULT, TIME_LINE, notebooks, recorded, result_value, stamp_results
 
 NOTEBOOKS = {p.stem[:2]: p for p in notebooks()}
-MARKER = re.compile(r"(-?\d[\d,]*(?:\.\d+)?)\s*(?:%|s|min|MB|GB|×)?\s*\**\s*<!-- result: ([\w.]+) -->")
 
 
 @dataclass
@@ -52,14 +51,6 @@ def _output_text(cell: dict) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def _recorded(cells: list[dict]) -> dict:
-    for cell in reversed(cells):
-        text = _output_text(cell)
-        if "Recorded results for" in text:
-            return json.loads(text.split(":", 1)[1].strip())
-    return {}
-
-
 def _params(cells: list[dict]) -> dict:
     values: dict = {}
     for cell in cells:
@@ -81,7 +72,7 @@ def doc(key: str) -> Doc:
         # whitespace folded, so a claim broken over two source lines is still one claim
         markdown=[re.sub(r"\s+", " ", _src(c)) for c in cells if c["cell_type"] == "markdown"],
         outputs=[_output_text(c) for c in cells if c["cell_type"] == "code"],
-        results=_recorded(cells),
+        results=recorded(data),
         duration=data.get("metadata", {}).get("papermill", {}).get("duration"),
         params=_params(cells),
     )
@@ -107,18 +98,29 @@ def _digits(number: str) -> int:
 def test_typed_results_match_the_recorded_ones(key: str):
     d = doc(key)
     for text in d.markdown:
-        for number, name in MARKER.findall(text):
-            value = d.results
-            for part in name.split("."):
-                assert isinstance(value, dict) and part in value, (
-                    f"{key}: <!-- result: {name} --> is not recorded"
-                )
-                value = value[part]
+        for m in RESULT.finditer(text):
+            number, name = m.group(1), m.group(3)
+            try:
+                value = result_value(d.results, name)
+            except KeyError as exc:
+                pytest.fail(f"{key}: {exc}")
             typed = float(number.replace(",", ""))
             tol = 0.5 * 10 ** -_digits(number) + 1e-9
-            assert abs(typed - float(value)) <= max(tol, 0.005 * abs(float(value))), (
+            assert abs(typed - value) <= max(tol, 0.005 * abs(value)), (
                 f"{key}: the Markdown says {number} for {name}, the run recorded {value}"
             )
+
+
+def test_a_typed_number_that_differs_from_the_run_fails():
+    text = "exact match 0.813 <!-- result: a.b --> (0.765 <!-- result: ci.0 -->)"
+    results = {"a": {"b": 0.8133}, "ci": [0.7654, 0.85]}
+    assert [float(m.group(1)) for m in RESULT.finditer(text)] == [0.813, 0.765]
+    assert stamp_results(text, results) == text
+    assert stamp_results(text, {"a": {"b": 0.5}, "ci": [0.25, 1]}) == (
+        "exact match 0.500 <!-- result: a.b --> (0.250 <!-- result: ci.0 -->)"
+    )
+    with pytest.raises(KeyError, match="a.c"):
+        result_value(results, "a.c")
 
 
 # ---- times, steps and batch sizes ---------------------------------------------------------------------------

@@ -15,14 +15,19 @@ import traceback
 from pathlib import Path
 
 from helpers.env import HEADLESS_ENV, ROOT
-from helpers.results import load
+from helpers.results import RESULTS_MIME, load
 
 NOTEBOOKS = ROOT / "notebooks"
 README = ROOT / "README.md"
 #: The title cell's time estimate, rewritten from the measured seconds after every default run.
 TIME_LINE = re.compile(r"(Time on a laptop CPU: about )(\d+(?:\.\d+)? (?:min|s))")
-#: The kernel's first line in a run: ``helpers`` switches tqdm to text when headless (see helpers/__init__.py).
-KERNEL_STARTUP = "--IPKernelApp.exec_lines=import helpers"
+#: The kernel's first line in a run: tqdm prints text bars (a stored widget bar shows frozen at 0 %), before any
+#: library binds tqdm.auto.
+KERNEL_STARTUP = "--IPKernelApp.exec_lines=from helpers.env import use_text_progress; use_text_progress()"
+#: A number the Markdown quotes from the run, then its unit and the key it was recorded under:
+#: ``0.813 <!-- result: tuned_exact_match -->``. `make render` rewrites the number from the run; tests/test_prose.py
+#: checks it against the committed notebook's recorded results.
+RESULT = re.compile(r"(-?\d[\d,]*(?:\.\d+)?)(\s*(?:%|s|min|MB|GB|×)?\s*\**\s*<!-- result: ([\w.]+) -->)")
 #: A README notebook-table row: ``| 04 | [Training](...) | ... | <time> |``.
 README_ROW = re.compile(r"^(\| (\d\d) \|.*\| )([^|]+)( \|)$", re.M)
 
@@ -57,6 +62,53 @@ def tidy_executed(path: Path) -> None:
     for key in ("input_path", "output_path"):
         if pm_meta.get(key):
             pm_meta[key] = f"notebooks/{Path(pm_meta[key]).name}"
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def recorded(data: dict) -> dict:
+    """The results a notebook's ``record()`` cell stored with it (``helpers.results.RESULTS_MIME``), or ``{}``."""
+    for cell in reversed(data["cells"]):
+        for out in cell.get("outputs", []):
+            if RESULTS_MIME in out.get("data", {}):
+                return out["data"][RESULTS_MIME]
+    return {}
+
+
+def result_value(results: dict, key: str) -> float:
+    """``results["a"]["b"]`` for the key ``"a.b"`` (``"a.0"``: a list's first item), as a number.
+
+    Raises:
+        KeyError: naming the key, when the run recorded no such result.
+    """
+    value = results
+    for part in key.split("."):
+        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            raise KeyError(f"<!-- result: {key} --> names no recorded result")
+    return float(value)
+
+
+def stamp_results(text: str, results: dict) -> str:
+    """``text`` with every tagged number rewritten from ``results``, to as many decimals as it had."""
+
+    def new(m: re.Match) -> str:
+        old, value = m.group(1), result_value(results, m.group(3))
+        digits = len(old.split(".")[1]) if "." in old else 0
+        return (f"{value:,.{digits}f}" if "," in old else f"{value:.{digits}f}") + m.group(2)
+
+    return RESULT.sub(new, text)
+
+
+def stamp_notebook_results(path: Path) -> None:
+    """Rewrite the tagged numbers of a notebook's Markdown from what that run recorded."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    results = recorded(data)
+    for cell in data["cells"]:
+        if cell["cell_type"] == "markdown" and RESULT.search(text := "".join(cell["source"])):
+            cell["source"] = stamp_results(text, results).splitlines(keepends=True)
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
@@ -189,8 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     # The kernels inherit this; helpers.results.record() writes there.
     os.environ["LORA_LAB_RUN_DIR"] = str(out_dir)
-    # Committed outputs show every exercise check passing; a learner's Run All leaves the solutions off.
-    os.environ["LORA_LAB_SOLUTIONS"] = "1"
+    # Committed outputs show every exercise as a learner meets it, unanswered; make test solves them (tests/smoke.py)
+    os.environ["LORA_LAB_SOLUTIONS"] = "0"
     # Outputs stored for readers without a kernel: text progress bars, static copies under the explorers.
     os.environ[HEADLESS_ENV] = "1"
     params = {"SMOKE": True} if args.smoke else {}
@@ -225,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             tidy_executed(target)
             if args.in_place and status == "ok" and not args.smoke:
                 stamp_time(target, seconds)
+                stamp_notebook_results(target)
         rows.append({"notebook": nb.stem, "status": status, "seconds": seconds})
         print(f"    {status} in {seconds:.0f} s", flush=True)
 

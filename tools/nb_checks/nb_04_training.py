@@ -27,16 +27,16 @@ def check(results: dict) -> None:
     assert results["full_peak_extra_mb"] > results["lora_peak_extra_mb"], results
     if results["compare_memory"] == "RSS":  # fp32 weights on CPU
         assert results["full_peak_extra_mb"] > 2 * results["model_mb"], results
-    # the quick before/after check scores the first quick_test_n test examples: each rate is k of those n
-    n = results["quick_test_n"]
-    test = data.load_splits(ROOT / "data" / "extraction")["test"]
-    assert 1 <= n <= len(test), n
+    # the quick before/after look scores the first quick_n validation examples: each rate is k of those n
+    n = results["quick_n"]
+    validation = data.load_splits(ROOT / "data" / "extraction")["validation"]
+    assert 1 <= n <= len(validation), n
     quick_k = {}
     for key in ("quick_base_exact", "quick_tuned_exact"):
         quick_k[key] = round(results[key] * n)
         assert math.isclose(results[key], quick_k[key] / n, abs_tol=1e-9), (key, results[key], "is no k /", n)
     # the fields the tuned answer got wrong on the first example are fields of its gold record
-    gold = json.loads(data.target_text(test[0]))
+    gold = json.loads(data.target_text(validation[0]))
     assert set(results["quick_first_wrong_fields"]) <= set(gold), (results["quick_first_wrong_fields"], gold)
     # the tutorial recipe: misaligned labels score worse than a uniform guess; the fix starts far lower;
     # a batch of two unequal examples cannot be stacked without a padding collator

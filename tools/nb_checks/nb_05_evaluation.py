@@ -126,6 +126,20 @@ def check(results: dict) -> None:
     assert probe["other_zh"]["n"] == n_val // 2 - ten["ten_messages"], (probe, ten)
     # outside smoke the probe holds every 十 message of the subset, with the same answers
     assert smoke or ten["ten_failures"] <= probe["ten"]["failed"], (ten, probe)
+    assert 0 <= probe["ten"]["quantity_wrong"] <= probe["ten"]["failed"], probe
+
+    # the summary's "why Chinese lags": this tokenizer spends several times more tokens on a Chinese character
+    tpc = results["tokens_per_char"]
+    assert tpc["zh"] > 3 * tpc["en"] > 0, tpc
+    # failed fields per language add up to the field tally of the whole split
+    by_field = results["test_failures_by_field"]
+    for field, exact in results["tuned_field_exact"].items():
+        failed = sum(
+            by_field[lang].get(key, {"failed": 0})["failed"]
+            for lang in by_field
+            for key in (field, "<invalid json>")
+        )
+        assert failed == round(n * (1 - exact)), (field, failed, exact)
 
     # --- the 十 pattern on the test split ----------------------------------------------------------------------------
     tp = results["ten_pattern_failures"]
