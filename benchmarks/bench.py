@@ -43,7 +43,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helpers import data, env, evaluate, finetune, models  # noqa: E402
+from helpers import data, env, evaluate, finetune, memory, models  # noqa: E402
 from helpers.finetune import load_model_for_training, peak_rss_mb, release_freed_memory, reset_peak_rss  # noqa: E402
 
 
@@ -216,7 +216,7 @@ def kernel_cache(model_name: str, data_dir: str, examples: int, max_length: int,
     names = ",".join(helpers.KERNEL_CACHE_VARIABLES)
     sides = {}
     for key, capacity in (("default_1024", "1024"), ("capped", helpers.KERNEL_CACHE_CAPACITY)):
-        r = env.run_fresh_process(code, [names, capacity, *args], what=f"kernel cache {capacity}")
+        r = memory.run_fresh_process(code, [names, capacity, *args], what=f"kernel cache {capacity}")
         keep = ("capacity_seen", "seconds", "peak_rss_mb", "useful_tokens_per_s", "bf16")
         sides[key] = {"capacity": int(capacity), **{k: r[k] for k in keep}}
     d, c = sides["default_1024"], sides["capped"]

@@ -14,7 +14,7 @@ import torch
 
 from helpers import env
 from helpers.adapters import adapter_is_complete  # notebooks 04-06 call it as finetune.adapter_is_complete
-from helpers.memory import peak_rss_mb, release_freed_memory, reset_peak_rss, rss_mb  # noqa: F401 (04 and bench call them here)
+from helpers.memory import peak_rss_mb, release_freed_memory, reset_peak_rss, rss_mb, run_fresh_process  # noqa: F401 (04 and bench call them here)
 from helpers.models import DEFAULT_MODEL, load_model
 
 
@@ -74,6 +74,7 @@ def _measure_steps_child(spec_path: str) -> None:
     """The fresh process of :func:`measure_train_steps`: load, wrap, measure the baseline, train, print JSON."""
     spec = torch.load(spec_path, weights_only=False)
     torch.manual_seed(spec["seed"])
+    framework = rss_mb()  # Python, torch, transformers and peft imported; no model yet
     model, _ = load_model_for_training(spec["model"])
     if spec["method"] == "lora":
         from peft import get_peft_model
@@ -117,6 +118,8 @@ def _measure_steps_child(spec_path: str) -> None:
         "baseline_mb": baseline,
         "peak_mb": peak,
         "peak_extra_mb": peak - baseline,
+        "framework_mb": None if cuda else framework,
+        "peak_over_framework_mb": None if cuda else peak - framework,
         "memory": "cuda allocated" if cuda else "RSS",
         "loss": float(loss),
     }
@@ -141,9 +144,9 @@ def measure_train_steps(
     and hands it out again, so a second measurement can show no growth at all. The child loads ``model``
     (wrapped with ``lora_config`` for ``method="lora"``; every weight trainable for ``"full"``), takes its
     resident memory as the baseline, resets the peak counter, trains, and reports the peak above that
-    baseline: gradients, optimizer states and activations, not the weights. Like
-    :func:`helpers.costs.measure_training_peak`, it makes glibc return freed blocks at once
-    (``return_freed_memory``), so the peak is what training holds, not an allocator cache.
+    baseline: gradients, optimizer states and activations, not the weights. It makes glibc return freed blocks at
+    once (``return_freed_memory``), so the peak is what training holds, not an allocator cache. Notebooks 02 and
+    04 measure with it.
     On a CUDA GPU it reports ``torch.cuda.max_memory_allocated`` above the loaded model instead.
     ``s_per_step`` leaves out the first step when there are more (it also allocates AdamW's states).
 
@@ -160,7 +163,10 @@ def measure_train_steps(
 
     Returns:
         ``{"method", "trainable", "steps", "s_per_step", "step_seconds", "baseline_mb", "peak_mb",
-        "peak_extra_mb", "memory", "loss"}`` (memory in MB; ``memory`` says which: "RSS" or "cuda allocated").
+        "peak_extra_mb", "framework_mb", "peak_over_framework_mb", "memory", "loss"}`` (memory in MiB; ``memory``
+        says which: "RSS" or "cuda allocated"). ``peak_extra_mb`` is the peak above the loaded model (gradients,
+        optimizer states, activations); on a CPU, ``peak_over_framework_mb`` is the peak above the process before
+        the model was loaded (weights included: what notebook 02's estimate covers), else None.
     """
     import tempfile
 
@@ -188,9 +194,7 @@ def measure_train_steps(
         code = (
             "import sys; from helpers.finetune import _measure_steps_child; _measure_steps_child(sys.argv[1])"
         )
-        return env.run_fresh_process(
-            code, [spec_path], what="measuring", return_freed_memory=return_freed_memory
-        )
+        return run_fresh_process(code, [spec_path], what="measuring", return_freed_memory=return_freed_memory)
 
 
 def ensure_adapter(

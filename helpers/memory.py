@@ -1,4 +1,5 @@
-"""This process's resident memory (RSS) and its peak, on Linux, macOS and Windows (psutil; no torch import)."""
+"""The course's one measuring harness: this process's resident memory (RSS) and its peak, on Linux, macOS and
+Windows (psutil; no torch import), and a fresh Python process to measure in (:func:`run_fresh_process`)."""
 
 from __future__ import annotations
 
@@ -92,3 +93,37 @@ def peak_rss_mb() -> float:
         return peak
     info = psutil.Process().memory_info()
     return max(getattr(info, "peak_wset", 0), info.rss) / 2**20  # Windows keeps the peak working set
+
+
+def run_fresh_process(
+    code: str, args: list[str], *, what: str, return_freed_memory: bool = False, timeout: float | None = None
+) -> dict:
+    """Run ``python -c code *args`` in a FRESH process from the repo root; return the JSON of its last stdout line.
+
+    A fresh process inherits no memory another measurement freed, so its peak is its own. ``return_freed_memory``
+    pins glibc's mmap and trim thresholds, so freed blocks leave the resident set at once (Linux; no effect
+    elsewhere). Raises ``RuntimeError`` naming ``what`` with the tail of the child's stderr when it fails.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from helpers.env import CHECKOUT, ROOT
+
+    child_env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    if CHECKOUT:  # the child imports helpers from the same place as this process
+        child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    if return_freed_memory:  # glibc: big blocks come from mmap and go back to the system when freed
+        child_env.update({"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "131072"})
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=child_env,
+        cwd=str(ROOT if CHECKOUT else Path.cwd()),
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"The {what} subprocess failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -212,8 +212,12 @@ def test_bad_arguments_name_the_value() -> None:
 @pytest.mark.parametrize("method", ["full"])  # LoRA: notebook 02's smoke run measures it (tools/nb_checks)
 def test_estimate_matches_measured_cpu_peak(method: str) -> None:
     """fp32 on CPU, batch 2 x 128 tokens: estimate within +-25% of the measured peak RSS increase."""
-    measured = costs.measure_training_peak(method, batch_size=2, seq_len=128, steps=2)["measured"]
+    from helpers import finetune
+
     config = models.architecture(models.DEFAULT_MODEL)
+    ids = torch.randint(0, config.vocab_size, (2, 128), generator=torch.Generator().manual_seed(0))
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids}
+    measured = finetune.measure_train_steps(method, batch, steps=2)["peak_over_framework_mb"] * 2**20
     estimate = costs.training_memory(config, method, batch_size=2, seq_len=128, dtype="fp32")["total"]
     assert abs(estimate / measured - 1) <= 0.25, (
         f"estimate {estimate / 2**20:.0f} MiB, measured {measured / 2**20:.0f} MiB"

@@ -34,7 +34,7 @@ def test_importing_helpers_caps_the_cpu_kernel_caches() -> None:
     """bf16 training on a CPU kept a compiled kernel per batch shape (helpers/__init__.py): importing helpers caps both
     caches in a process that had neither variable; a value the user set stays."""
     import helpers
-    from helpers.env import run_fresh_process
+    from helpers.memory import run_fresh_process
 
     names = helpers.KERNEL_CACHE_VARIABLES
     code = (  # a fresh process without the variables the test runner's own import of helpers set, plus extra ones
@@ -51,7 +51,7 @@ def test_importing_helpers_caps_the_cpu_kernel_caches() -> None:
 
 
 def test_run_fresh_process_returns_the_last_json_line_and_names_a_failure() -> None:
-    from helpers.env import run_fresh_process
+    from helpers.memory import run_fresh_process
 
     code = (
         "import json, os, sys; print('noise'); "

@@ -391,3 +391,19 @@ def test_output_rules_catch_their_old_outputs():
     assert bool(readme_next_steps(Doc("07", ["The README lists the next steps."], [], {}, None))) == (
         "next steps" not in (ROOT / "README.md").read_text("utf-8").lower()
     )
+
+
+def test_readme_numbers_are_the_committed_runs():
+    """The README's tagged numbers (``<!-- result: 05.tuned_exact_match -->``) equal what that notebook recorded."""
+    for name in ("README.md", "README.zh-CN.md"):
+        text = (ROOT / name).read_text("utf-8")
+        found = list(RESULT.finditer(text))
+        assert found or name != "README.md", "README.md states no measured result"
+        for m in found:
+            number, key = m.group(1), m.group(3)
+            prefix, _, rest = key.partition(".")
+            value = result_value(doc(prefix).results, rest)
+            tol = 0.5 * 10 ** -_digits(number) + 1e-9
+            assert abs(float(number.replace(",", "")) - value) <= max(tol, 0.005 * abs(value)), (
+                f"{name}: says {number} for {key}, notebook {prefix} recorded {value}"
+            )

@@ -148,6 +148,18 @@ def stamp_readme(seconds: dict[str, float], readme: Path = README) -> None:
     readme.write_text(README_ROW.sub(row, text), encoding="utf-8")
 
 
+def stamp_readme_results(results: dict[str, dict], readme: Path = README) -> None:
+    """Rewrite the README's tagged numbers, ``0.813 <!-- result: 05.tuned_exact_match -->``, from the results of the
+    notebook its key starts with (``results`` keyed by notebook stem, as ``runs/<UTC>/results.json``)."""
+    by_prefix = {stem[:2]: r for stem, r in results.items()}
+    text = readme.read_text(encoding="utf-8")
+    # a number from a notebook that did not run (``--only``) stays as it is
+    ran = RESULT.sub(
+        lambda m: stamp_results(m.group(0), by_prefix) if m.group(3)[:2] in by_prefix else m.group(0), text
+    )
+    readme.write_text(ran, encoding="utf-8")
+
+
 def summary_table(rows: list[dict], results: dict[str, dict]) -> str:
     lines = [f"{'notebook':<28} {'status':<7} {'time':>8}  key results", "-" * 100]
     for row in rows:
@@ -281,9 +293,12 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"notebook": nb.stem, "status": status, "seconds": seconds})
         print(f"    {status} in {seconds:.0f} s", flush=True)
 
+    results = load(out_dir)
     if args.in_place and not args.smoke:
         stamp_readme({r["notebook"][:2]: r["seconds"] for r in rows if r["status"] == "ok"})
-    results = load(out_dir)
+        if all(r["status"] == "ok" for r in rows):
+            for readme in (README, README.with_name("README.zh-CN.md")):
+                stamp_readme_results(results, readme)
     for row in rows:
         results.setdefault(row["notebook"], {})["_run"] = {
             "status": row["status"],
