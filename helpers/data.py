@@ -535,15 +535,19 @@ def decode_labels(features: dict, tokenizer: Any) -> str:
 
 
 def label_mask_html(features: dict, tokenizer: Any) -> str:
-    """HTML with every token as a span: green = trained (label kept), grey = masked (-100)."""
+    """HTML with every token as a span: trained tokens (label kept) in bold on green, masked ones (-100) plain on
+    grey. The bold survives where styles are stripped (GitHub drops them), so the mask reads without colour too."""
     parts = []
     for tok_id, lab in zip(features["input_ids"], features["labels"], strict=True):
         piece = html.escape(tokenizer.decode([tok_id])).replace("\n", "↵<br>")
-        style = "background:#b7f0b1;color:#000" if lab != IGNORE_INDEX else "background:#e6e6e6;color:#777"
+        if lab != IGNORE_INDEX:
+            piece, style = f"<b>{piece}</b>", "background:#b7f0b1;color:#000"
+        else:
+            style = "background:#e6e6e6;color:#777"
         parts.append(f'<span style="{style};border:1px solid #fff;font-family:monospace">{piece}</span>')
     legend = (
-        '<div style="margin-bottom:4px"><span style="background:#b7f0b1;color:#000">trained</span> '
-        '<span style="background:#e6e6e6;color:#777">masked (-100)</span></div>'
+        '<div style="margin-bottom:4px"><span style="background:#b7f0b1;color:#000"><b>bold: trained</b></span> '
+        '<span style="background:#e6e6e6;color:#777">plain: masked (-100)</span></div>'
     )
     return legend + "<div style='line-height:1.8'>" + "".join(parts) + "</div>"
 

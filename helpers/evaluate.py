@@ -546,7 +546,7 @@ def side_by_side_html(rows: Sequence[dict], *, max_rows: int = 10, title: str | 
 
     Args:
         rows: dicts with ``user``, ``target``, ``base`` and ``tuned`` (and optionally ``lang``, ``base_ok``,
-            ``tuned_ok`` booleans that colour the cells green or red).
+            ``tuned_ok`` booleans that mark the cells ✓ right or ✗ wrong, on green or red).
         max_rows: how many rows to show.
         title: an optional caption.
 
@@ -557,9 +557,10 @@ def side_by_side_html(rows: Sequence[dict], *, max_rows: int = 10, title: str | 
 
     def cell(text: str, ok: bool | None = None) -> str:
         colour = {True: "#e6f4ea", False: "#fce8e6", None: "transparent"}[ok]
+        mark = {True: "<b>✓ right</b><br>", False: "<b>✗ wrong</b><br>", None: ""}[ok]  # read without colour too
         return (
             f'<td style="background:{colour};text-align:left;vertical-align:top;'
-            f'font-family:monospace;white-space:pre-wrap;max-width:22em">{escape(str(text))}</td>'
+            f'font-family:monospace;white-space:pre-wrap;max-width:22em">{mark}{escape(str(text))}</td>'
         )
 
     head = "".join(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -532,3 +533,15 @@ def test_notebook_01_single_turn_mask_refuses_a_template_whose_prompt_tokens_mer
     with pytest.raises(ValueError, match="tokenize_chat"):
         lesson(splits["train"][0], tok)
     assert D.decode_labels(D.tokenize_chat(splits["train"][0], tok), tok).startswith("{")
+
+
+def test_label_mask_html_marks_trained_tokens_without_colour() -> None:
+    """Bold marks the trained tokens, so the mask still reads where styles are stripped (GitHub)."""
+
+    class Pieces:
+        def decode(self, ids):
+            return "".join(f"t{i}" for i in ids)
+
+    html = D.label_mask_html({"input_ids": [1, 2, 3], "labels": [-100, 2, 3]}, Pieces())
+    bare = re.sub(r'\s*style="[^"]*"', "", html)
+    assert "<span>t1</span>" in bare and "<span><b>t2</b></span>" in bare and "<span><b>t3</b></span>" in bare
