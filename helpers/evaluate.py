@@ -557,7 +557,9 @@ def side_by_side_html(rows: Sequence[dict], *, max_rows: int = 10, title: str | 
 
     def cell(text: str, ok: bool | None = None) -> str:
         colour = {True: "#e6f4ea", False: "#fce8e6", None: "transparent"}[ok]
-        mark = {True: "<b>✓ right</b><br>", False: "<b>✗ wrong</b><br>", None: ""}[ok]  # read without colour too
+        mark = {True: "<b>✓ right</b><br>", False: "<b>✗ wrong</b><br>", None: ""}[
+            ok
+        ]  # read without colour too
         return (
             f'<td style="background:{colour};text-align:left;vertical-align:top;'
             f'font-family:monospace;white-space:pre-wrap;max-width:22em">{mark}{escape(str(text))}</td>'

@@ -156,9 +156,13 @@ def test_error_rows_grouping_and_tables() -> None:
     )
     assert "&lt;b&gt;" in html and "金华" in html and "#e6f4ea" in html
     # GitHub strips style attributes: the verdict must be in the text itself
-    bare = re.sub(r'\s*style="[^"]*"', "", ev.side_by_side_html(
-        [{"user": "u", "target": T_ZH, "base": "x", "tuned": T_ZH, "base_ok": False, "tuned_ok": True}]
-    ))
+    bare = re.sub(
+        r'\s*style="[^"]*"',
+        "",
+        ev.side_by_side_html(
+            [{"user": "u", "target": T_ZH, "base": "x", "tuned": T_ZH, "base_ok": False, "tuned_ok": True}]
+        ),
+    )
     assert "✗ wrong</b><br>x<" in bare and f"✓ right</b><br>{T_ZH}" in bare.replace("&quot;", '"')
 
 

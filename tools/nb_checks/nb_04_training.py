@@ -38,6 +38,10 @@ def check(results: dict) -> None:
     # the fields the tuned answer got wrong on the first example are fields of its gold record
     gold = json.loads(data.target_text(validation[0]))
     assert set(results["quick_first_wrong_fields"]) <= set(gold), (results["quick_first_wrong_fields"], gold)
+    # the copyable script (examples/train_lora.py) ran and scored k of its n validation records
+    assert results["script_n"] >= 1, results["script_n"]
+    k_script = round(results["script_exact_match"] * results["script_n"])
+    assert math.isclose(results["script_exact_match"], k_script / results["script_n"], abs_tol=1e-9), results
     # the tutorial recipe: misaligned labels score worse than a uniform guess; the fix starts far lower;
     # a batch of two unequal examples cannot be stacked without a padding collator
     assert results["seed_error"] is None and results["fixed_error"] is None, results
