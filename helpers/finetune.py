@@ -43,7 +43,7 @@ def load_model_for_training(
         from transformers import BitsAndBytesConfig
 
         cuda = torch.cuda.is_available()
-        if not cuda:  # bitsandbytes >= 0.50 runs NF4 on a CPU too (notebook 07, section 8)
+        if not cuda:  # bitsandbytes >= 0.50 runs NF4 on a CPU too (notebook 08, appendix A)
             from helpers.quant import bnb_cpu_available
 
             ok, reason = bnb_cpu_available()

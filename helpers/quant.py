@@ -1,4 +1,4 @@
-"""QLoRA on the CPU (notebook 07, section 8): detect bitsandbytes' CPU backend, inspect NF4 weights and their error.
+"""QLoRA on the CPU (notebook 08, appendix A): detect bitsandbytes' CPU backend, inspect NF4 weights and their error.
 Training goes through helpers.train (``load_in_4bit=true``)."""
 
 from __future__ import annotations

@@ -267,3 +267,32 @@ def test_readme_times_follow_the_english_readme(repo: Path) -> None:
     i18n.build(repo, only=["00"])
     assert f"| 约 {new} s |" in (repo / "README.zh-CN.md").read_text("utf-8")
     assert i18n.check(repo, only=["00"]) == []
+
+
+def test_a_restamped_result_number_flows_into_the_chinese_cell(repo: Path) -> None:
+    """make render rewrites a tagged number (0.7 s <!-- result: load_seconds -->): the translation takes the new
+    number, neither stale nor fuzzy; a changed word next to it still makes the cell stale."""
+    import polib
+
+    en = repo / "notebooks" / "00_start_here.ipynb"
+    summary = "07bce430"
+    tag = "<!-- result: load_seconds -->"
+    edit_notebook(en, summary, lambda s: re.sub(r"[\d.]+ s " + re.escape(tag), "9.4 s " + tag, s))
+    assert "stale" not in kinds(repo)
+    assert i18n.extract(repo, only=["00"]) == []  # neither fuzzy nor new
+    i18n.build(repo, only=["00"])
+    assert i18n.check(repo, only=["00"]) == []
+    zh = json.loads((repo / "notebooks" / "zh" / "00_start_here.ipynb").read_text("utf-8"))
+    text = next("".join(c["source"]) for c in zh["cells"] if c["id"] == summary)
+    assert "9.4 s " + tag in text and any("\u4e00" <= ch <= "\u9fff" for ch in text)
+    entry = next(e for e in polib.pofile(str(catalogue(repo))) if e.msgctxt == summary)
+    assert "fuzzy" not in entry.flags
+
+    edit_notebook(en, summary, lambda s: s.replace("loaded offline", "loaded online"))
+    assert kinds(repo)["stale"] == {f"00_start_here cell {summary}"}
+
+
+def test_the_result_pattern_is_the_runners() -> None:
+    from tools.runner import RESULT
+
+    assert i18n.RESULT.pattern == RESULT.pattern

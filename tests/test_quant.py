@@ -1,4 +1,4 @@
-"""helpers.quant: the bitsandbytes CPU guard (with bitsandbytes hidden), NF4 inspection, and 07's section 8 skip."""
+"""helpers.quant: the bitsandbytes CPU guard (with bitsandbytes hidden), NF4 inspection, and the skip of notebook 08 (appendix A: QLoRA live)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch
 from helpers import quant
 from helpers.env import ROOT
 
-NOTEBOOK = ROOT / "notebooks" / "07_scaling_up.ipynb"
+NOTEBOOK = ROOT / "notebooks" / "08_qlora_on_a_cpu.ipynb"
 
 
 @pytest.fixture
@@ -48,18 +48,18 @@ def _section_cells(tag: str = "qlora-live") -> list[str]:
     ]
 
 
-def test_section_8_skips_with_one_line_without_bitsandbytes(no_bitsandbytes):
+def test_live_part_skips_with_one_line_without_bitsandbytes(no_bitsandbytes):
     cells = _section_cells()
     guard = _section_cells("qlora-guard")
     assert len(guard) == 1 and guard[0] == cells[0], "the section's first code cell is its guard"
     # what the section reads from earlier cells; every use of bitsandbytes is behind the guard
     lines, namespace = _run_section(cells, live=True)
-    assert len(lines) == 1 and lines[0].startswith("Section 8 skipped: bitsandbytes"), lines
+    assert len(lines) == 1 and lines[0].startswith("The live part skipped: bitsandbytes"), lines
     assert namespace["QLORA_SKIPPED"] is True and namespace["QLORA_OK"] is False
 
 
 def _run_section(cells: list[str], *, live: bool) -> tuple[list[str], dict]:
-    """Execute section 8's cells in one namespace holding what they read from earlier cells; return printed lines."""
+    """Execute the live part's cells in one namespace holding what they read from earlier cells; return printed lines."""
     namespace = {
         "SMOKE": True,
         "QLORA_STEPS": 8,
@@ -70,14 +70,14 @@ def _run_section(cells: list[str], *, live: bool) -> tuple[list[str], dict]:
     out = io.StringIO()
     with redirect_stdout(out):
         for source in cells:
-            exec(compile(source, "<07 section 8>", "exec"), namespace)
+            exec(compile(source, "<08 live part>", "exec"), namespace)
     return out.getvalue().splitlines(), namespace
 
 
-def test_section_8_skips_with_one_line_when_switched_off():
+def test_live_part_skips_with_one_line_when_switched_off():
     """QLORA_LIVE = False (the parameters cell, or LORA_LAB_QLORA_LIVE=0): one line, no work."""
     lines, namespace = _run_section(_section_cells(), live=False)
-    assert lines == ["Section 8 skipped: QLORA_LIVE is False in the parameters cell"], lines
+    assert lines == ["The live part skipped: QLORA_LIVE is False in the parameters cell"], lines
     assert namespace["QLORA_SKIPPED"] is True
     params = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
     source = next(

@@ -48,7 +48,7 @@ def test_a_missed_target_names_the_notebook_and_the_figure(stem: str, key: str, 
         ("04_training", "peak_rss_mb", 99_999.0),  # a machine whose allocator keeps more
         ("00_start_here", "load_seconds", 999.0),
         ("07_scaling_up", "ddp_seconds", 9_999.0),
-        ("07_scaling_up", "qlora_seconds", 9_999.0),
+        ("08_qlora_on_a_cpu", "qlora_seconds", 9_999.0),
     ],
 )
 def test_a_slow_machine_misses_no_target(stem: str, key: str, value: float) -> None:
