@@ -287,13 +287,6 @@ def lora_layers(model: nn.Module) -> Iterator[tuple[str, LoRALinear]]:
             yield name, m
 
 
-def merge_lora(model: nn.Module) -> nn.Module:
-    """Merge every :class:`LoRALinear` in ``model`` (see :meth:`LoRALinear.merge`); returns ``model``."""
-    for _, layer in lora_layers(model):
-        layer.merge()
-    return model
-
-
 def linear_shapes(config: Any) -> dict[str, tuple[int, int]]:
     """``{name: (in_features, out_features)}`` for the linears of one decoder block, plus ``lm_head``.
 

@@ -22,6 +22,13 @@ TOL = 1e-5
 # --- test-only views of the hand-written layers (peft has its own for its models) ---
 
 
+def merge_lora(model: nn.Module) -> nn.Module:
+    """Merge every hand-written layer in ``model`` (``LoRALinear.merge``); returns ``model``."""
+    for _, layer in lora.lora_layers(model):
+        layer.merge()
+    return model
+
+
 def unmerge_lora(model: nn.Module) -> nn.Module:
     """Undo :func:`merge_lora`; returns ``model``."""
     for _, layer in lora.lora_layers(model):
@@ -156,11 +163,11 @@ def test_merge_equals_unmerged_and_unmerge_restores(tiny, batch):
     hand, _ = _pair(base, "all-linear")
     before = _logits(hand, batch)
     w0 = hand.get_submodule("model.layers.0.mlp.down_proj").base.weight.clone()
-    lora.merge_lora(hand)
+    merge_lora(hand)
     assert (_logits(hand, batch) - before).abs().max() < TOL
     assert not torch.allclose(hand.get_submodule("model.layers.0.mlp.down_proj").base.weight, w0)
     with pytest.raises(RuntimeError, match="already merged"):
-        lora.merge_lora(hand)
+        merge_lora(hand)
     unmerge_lora(hand)
     assert (hand.get_submodule("model.layers.0.mlp.down_proj").base.weight - w0).abs().max() < 1e-6
     assert (_logits(hand, batch) - before).abs().max() < TOL
@@ -169,7 +176,7 @@ def test_merge_equals_unmerged_and_unmerge_restores(tiny, batch):
 def test_merge_matches_peft_merge_and_unload(tiny, batch):
     base, _ = tiny
     hand, peft_model = _pair(base, QV)
-    lora.merge_lora(hand)
+    merge_lora(hand)
     merged = peft_model.merge_and_unload()
     assert (_logits(hand, batch) - _logits(merged, batch)).abs().max() < TOL
 
@@ -333,13 +340,13 @@ def test_dora_merge_equals_unmerged_and_peft(tiny, batch):
     w0, b0 = layer.base.weight.detach().clone(), layer.base.bias.detach().clone()
     expected = layer.merged_weight().detach()
     assert (torch.linalg.norm(expected, dim=1) - layer.magnitude).abs().max() < 1e-5  # each row has length m
-    lora.merge_lora(hand)
+    merge_lora(hand)
     assert torch.equal(layer.base.weight, expected) and torch.equal(layer.base.bias, b0)
     merged = _logits(hand, batch)
     assert (merged - before).abs().max() < TOL
     assert (merged - _logits(peft_model.merge_and_unload(), batch)).abs().max() < TOL
     with pytest.raises(RuntimeError, match="already merged"):
-        lora.merge_lora(hand)
+        merge_lora(hand)
     unmerge_lora(hand)
     assert (layer.base.weight - w0).abs().max() < 1e-6
     assert (_logits(hand, batch) - before).abs().max() < TOL
@@ -468,7 +475,7 @@ def test_embedded_forward_merge_and_count_match_peft(embedded):
     assert (out_hand - out_peft).abs().max() < TOL
     formula = lora.lora_parameter_count(base.config, QV, 8)
     assert formula == count_trainable(hand)[0] == peft_model.get_nb_trainable_parameters()[0]
-    lora.merge_lora(hand)
+    merge_lora(hand)
     merged = _logits(hand, batch)
     assert (merged - _logits(peft_model.merge_and_unload(), batch)).abs().max() < TOL  # the same arithmetic
     # (W + dW) x rounds differently from W x + B A x; through 30 layers that is ~1e-6 of the logits' scale
