@@ -19,7 +19,7 @@ setup:
 run:
 	$(COURSE) run
 
-## test: unit tests, then each notebook executed once in smoke mode (papermill; 00, 02 and 05 by the browser test, tests/smoke.py): its recorded results, its exercises, and its cells marked NBVAL_CHECK_OUTPUT against the committed outputs (nbval's --nbval-lax rules, tests/nb_outputs.py)
+## test: unit tests, then each notebook executed once in smoke mode (papermill; 00, 02 and 05 by the browser test, tests/smoke.py): its recorded results, its exercises, and its cells tagged nbval-check-output against the committed outputs (nbval's --nbval-lax rules, tests/nb_outputs.py)
 # (notebooks/zh/: its code cells and outputs are the English ones, which tests/test_i18n.py checks; it runs the Chinese 00)
 test:
 	$(COURSE) test

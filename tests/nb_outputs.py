@@ -1,4 +1,4 @@
-"""The committed outputs of cells marked ``# NBVAL_CHECK_OUTPUT``, compared with a smoke run's, as nbval does.
+"""The committed outputs of cells tagged ``nbval-check-output`` (or marked ``# NBVAL_CHECK_OUTPUT``), compared with a smoke run's, as nbval does.
 
 tests/smoke.py checks each notebook's one smoke execution (papermill, or JupyterLab for three notebooks) and
 compares its marked cells with the committed ones here, with the rules of ``pytest --nbval-lax`` (nbval 0.11, ``nbval/plugin.py``), which ran the

@@ -2,7 +2,7 @@
 tests/test_ui.py (JupyterLab's Run All in Chromium, for the notebooks in ``IN_BROWSER``).
 
 The checks: what the run recorded (tools/nb_checks), its exercises (a probe cell appended to the executed copy,
-tests/exercises.py), and the outputs of its cells marked ``# NBVAL_CHECK_OUTPUT`` against the committed ones
+tests/exercises.py), and the outputs of its cells tagged ``nbval-check-output`` against the committed ones
 (tests/nb_outputs.py, nbval --nbval-lax's rules).
 """
 
@@ -163,7 +163,7 @@ def check_smoke_run(nb: Path, executed: Path, run_dir: Path, artifacts: Path | N
     bad = problems(report)
     assert not bad, f"{nb.name}: exercises that do not really test:\n" + "\n".join(bad)
     differ = output_differences(nb, executed)
-    assert not differ, f"{len(differ)} cell(s) marked NBVAL_CHECK_OUTPUT differ:\n" + "\n\n".join(differ)
+    assert not differ, f"{len(differ)} cell(s) tagged nbval-check-output differ:\n" + "\n\n".join(differ)
 
 
 #: Notebooks whose smoke run is the lone-notebook test: copied into an empty folder and run from the course wheel

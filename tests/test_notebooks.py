@@ -43,7 +43,7 @@ def _params() -> list:
 def test_notebook_smoke(nb: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """The one execution of each notebook per `make test`. Its recorded results are checked; every exercise is tried
     three ways (unanswered, wrong, solved) in the same kernel by a probe cell appended to a copy of the notebook; and
-    every cell marked ``# NBVAL_CHECK_OUTPUT`` must print what the committed notebook shows, as under nbval."""
+    every cell tagged ``nbval-check-output`` must print what the committed notebook shows, as under nbval."""
     if runs_in_browser(nb.stem, request.session):
         pytest.skip("executed once, in JupyterLab, by tests/test_ui.py, which applies the same checks")
     env: dict[str, str | None] = {}

@@ -5,7 +5,7 @@ environment), opens 00, 02 and 05 and checks that no cell shows an error, that t
 each explorer answers a click with the value ``helpers`` computes, and that a second Run All in the same kernel
 passes too. This Run All is these notebooks' one smoke execution per `make test`: the notebook is saved from
 the page and gets the checks tests/test_notebooks.py gives the others (tests/smoke.py: recorded results,
-exercises, NBVAL_CHECK_OUTPUT cells), and 05 starts with an empty artifacts folder, so it rebuilds the adapter.
+exercises, cells tagged nbval-check-output), and 05 starts with an empty artifacts folder, so it rebuilds the adapter.
 Screenshots go to ``runs/ui/``. JupyterLab, its kernels and Chromium are stopped at the end, even when a check
 fails, and the test checks that none of their processes is left.
 """
