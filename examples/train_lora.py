@@ -20,6 +20,7 @@ import argparse
 import json
 import time
 import unicodedata
+import warnings
 from pathlib import Path
 
 import torch
@@ -35,6 +36,10 @@ from transformers import (
 )
 
 HERE = Path(__file__).resolve().parent
+# Library notices the reader cannot act on (peft reads a property transformers 5 deprecated; torch's DataLoader
+# mentions pinned memory where there is no GPU). Each would print a site-packages path.
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+warnings.filterwarnings("ignore", message=".*pin_memory.*")
 
 
 def read_jsonl(path: Path) -> list[dict]:
