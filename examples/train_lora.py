@@ -33,6 +33,7 @@ from transformers import (
     DataCollatorForSeq2Seq,
     Trainer,
     TrainingArguments,
+    set_seed,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> dict:
     data = data if data.exists() else HERE.parent / data  # the recipe's folder, from here or from the course
     splits = {s: read_jsonl(data / f"{s}.jsonl") for s in ("train", "validation", "test")}
 
+    set_seed(recipe["training"].get("seed", 42))  # before LoRA's A matrices are drawn: the same run twice
     tokenizer = AutoTokenizer.from_pretrained(name)
     model = AutoModelForCausalLM.from_pretrained(
         name, dtype=torch.float32, attn_implementation=recipe.get("attn_implementation")
