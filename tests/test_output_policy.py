@@ -99,13 +99,19 @@ def reader_problems(data: dict) -> list[str]:
     return problems
 
 
+def assert_no_problems(nb: Path, find, advice: str) -> None:
+    """Fail with every problem ``find(notebook JSON)`` lists in ``nb``, and the advice that mends them."""
+    problems = find(json.loads(nb.read_text(encoding="utf-8")))
+    assert not problems, f"{nb.name}: {advice}:\n  " + "\n  ".join(problems)
+
+
 @pytest.mark.parametrize("nb", notebooks(), ids=lambda p: p.stem)
 def test_readers_see_finished_progress_and_static_widgets(nb: Path):
-    problems = reader_problems(json.loads(nb.read_text(encoding="utf-8")))
-    assert not problems, (
-        f"{nb.name}: {len(problems)} stored outputs read badly without a kernel; re-render it with `make render` "
-        "(tools.runner prints text progress bars and adds static copies under the explorers):\n  "
-        + "\n  ".join(problems)
+    assert_no_problems(
+        nb,
+        reader_problems,
+        "stored outputs read badly without a kernel; re-render it with `make render` (tools.runner prints text "
+        "progress bars and adds static copies under the explorers)",
     )
 
 
@@ -136,10 +142,11 @@ def revealed_answers(data: dict) -> list[str]:
 
 @pytest.mark.parametrize("nb", notebooks(), ids=lambda p: p.stem)
 def test_committed_exercises_are_unanswered(nb: Path):
-    problems = revealed_answers(json.loads(nb.read_text(encoding="utf-8")))
-    assert not problems, (
-        f"{nb.name}: a committed check shows more than 'not answered yet', so a reader sees the answer; render "
-        "with `make render` (it leaves SOLUTIONS off):\n  " + "\n  ".join(problems)
+    assert_no_problems(
+        nb,
+        revealed_answers,
+        "a committed check shows more than 'not answered yet', so a reader sees the answer; render with "
+        "`make render` (it leaves SOLUTIONS off)",
     )
 
 
@@ -163,17 +170,22 @@ def test_a_solved_check_counts_as_revealed():
     assert revealed_answers(solved) == []
 
 
-@pytest.mark.parametrize("nb", notebooks(), ids=lambda p: p.stem)
-def test_lesson_cells_hold_no_harness(nb: Path):
-    data = json.loads(nb.read_text(encoding="utf-8"))
-    found = [
+def harness_lines(data: dict) -> list[str]:
+    """Code lines that are harness, not lesson: an nbval comment or a warnings filter."""
+    return [
         f"cell {i} ({cell.get('id')}): {line.strip()}"
         for i, cell in enumerate(data["cells"])
         if cell["cell_type"] == "code"
         for line in "".join(cell["source"]).splitlines()
         if HARNESS_LINE.search(line)
     ]
-    assert not found, (
-        f"{nb.name}: harness lines in lesson cells; use the cell tag nbval-check-output, and "
-        "helpers.env.QUIET_NOTICES for a library notice:\n  " + "\n  ".join(found)
+
+
+@pytest.mark.parametrize("nb", notebooks(), ids=lambda p: p.stem)
+def test_lesson_cells_hold_no_harness(nb: Path):
+    assert_no_problems(
+        nb,
+        harness_lines,
+        "harness lines in lesson cells; use the cell tag nbval-check-output, and helpers.env.QUIET_NOTICES "
+        "for a library notice",
     )
