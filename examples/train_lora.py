@@ -49,19 +49,23 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def tokenize(messages: list[dict], tokenizer, max_length: int) -> dict | None:
-    """One chat as token ids, labels -100 everywhere but the assistant's answer and its end-of-turn token.
-    None when it is longer than max_length (dropped, never truncated) or the template merges prompt and answer."""
+    """One chat as token ids, labels -100 everywhere but the assistant's answer and its end-of-turn token. Tokens
+    are told apart by where they stand in the text (a fast tokenizer's offsets), so it holds where a template's
+    last prompt characters and the answer's first ones merge into one token. None when longer than max_length
+    (dropped, never truncated)."""
     prompt = tokenizer.apply_chat_template(messages[:-1], add_generation_prompt=True, tokenize=False)
     full = tokenizer.apply_chat_template(messages, tokenize=False)
-    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    ids = tokenizer(full, add_special_tokens=False)["input_ids"]
-    if len(ids) > max_length or ids[: len(prompt_ids)] != prompt_ids or tokenizer.eos_token_id not in ids:
+    enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+    if len(enc["input_ids"]) > max_length or not full.startswith(prompt):
         return None
-    end = len(ids) - ids[::-1].index(
-        tokenizer.eos_token_id
-    )  # after the last end-of-turn: the template's "\n"
-    labels = [-100] * len(prompt_ids) + ids[len(prompt_ids) : end] + [-100] * (len(ids) - end)
-    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
+    end = full.rindex(tokenizer.eos_token) + len(
+        tokenizer.eos_token
+    )  # the answer's end-of-turn token included
+    labels = [
+        t if start >= len(prompt) and stop <= end else -100
+        for t, (start, stop) in zip(enc["input_ids"], enc["offset_mapping"], strict=True)
+    ]
+    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": labels}
 
 
 def parse(answer: str) -> dict | None:
@@ -131,7 +135,9 @@ def main(argv: list[str] | None = None) -> dict:
         node = recipe
         for p in parents:
             node = node[p]
-        node[leaf] = yaml.safe_load(value)
+        node[leaf] = (
+            value if value.lower() in {"no", "yes", "on", "off"} else yaml.safe_load(value)
+        )  # "no": a word
     name = ns.model or recipe["model"]
     if name.startswith(
         "embedded:"

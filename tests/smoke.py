@@ -201,7 +201,7 @@ def install_course(root: Path) -> tuple[Path, str]:
     source.mkdir()
     for part in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / part, source / part)
-    for part in ("helpers", "data", "configs"):
+    for part in ("helpers", "data", "configs", "examples"):
         shutil.copytree(ROOT / part, source / part, ignore=shutil.ignore_patterns("__pycache__"))
     pip_wheel = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(source)]
     subprocess.run([*pip_wheel, "-w", str(dist)], check=True)
