@@ -58,9 +58,8 @@ def tokenize(messages: list[dict], tokenizer, max_length: int) -> dict | None:
     enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
     if len(enc["input_ids"]) > max_length or not full.startswith(prompt):
         return None
-    end = full.rindex(tokenizer.eos_token) + len(
-        tokenizer.eos_token
-    )  # the answer's end-of-turn token included
+    eot = tokenizer.eos_token or ""  # the end-of-turn token, trained; a base model's eos may close no turn
+    end = full.rindex(eot) + len(eot) if eot and eot in full[len(prompt) :] else len(full)
     labels = [
         t if start >= len(prompt) and stop <= end else -100
         for t, (start, stop) in zip(enc["input_ids"], enc["offset_mapping"], strict=True)
